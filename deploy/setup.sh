@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One-command, idempotent set-up: a Python 3.10 virtual environment in .venv with neurovae, Lava and the
+# test tools, plus Debian's Fashion-MNIST when apt is there and the data is missing. Safe to re-run.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$root/.venv"
+stamp="$venv/.neurovae-installed"
+
+find_python310() {
+    local candidate
+    for candidate in python3.10 /root/.pyenv/versions/3.10*/bin/python3 "$HOME"/.pyenv/versions/3.10*/bin/python3 \
+                     /usr/bin/python3.10 /usr/local/bin/python3.10; do
+        if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+            command -v "$candidate" || echo "$candidate"; return 0
+        fi
+    done
+    return 1
+}
+
+install_fashion_mnist() {
+    local data=/usr/share/datasets/fashion-mnist
+    if ls "$data"/train-images-idx3-ubyte* >/dev/null 2>&1; then return 0; fi
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "neurovae setup: installing Debian's dataset-fashion-mnist into $data"
+        apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+            || echo "neurovae setup: could not install dataset-fashion-mnist; pass --data DIR with the Fashion-MNIST IDX files"
+    else
+        echo "neurovae setup: Fashion-MNIST not found in $data; install Debian's dataset-fashion-mnist or pass --data DIR"
+    fi
+}
+
+install_fashion_mnist
+
+if [ -f "$stamp" ] && [ "$stamp" -nt "$root/pyproject.toml" ]; then
+    exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    py=$(find_python310) || {
+        echo "neurovae setup: Python 3.10 not found (lava-nc 0.10 and lava-dl 0.6 need it)." \
+             "Install it (e.g. 'apt install python3.10-venv' or 'pyenv install 3.10') and re-run deploy/setup.sh." >&2
+        exit 1
+    }
+    echo "neurovae setup: creating $venv with $py"
+    "$py" -m venv "$venv"
+fi
+echo "neurovae setup: installing neurovae[lava,test] into $venv (first time: a few minutes)"
+"$venv/bin/python" -m pip install -q --upgrade pip
+# torch 2.3.x is what lava-dl 0.6 accepts; the machine-wide torch cap (if any) does not concern Python 3.10.
+PIP_CONSTRAINT= "$venv/bin/python" -m pip install -q -e "$root[lava,test]"
+touch "$stamp"
+echo "neurovae setup: done"
