@@ -1,0 +1,147 @@
+r"""Loihi-exact leaky integrate-and-fire neurons built on snnTorch.
+
+The discrete-time update that every spiking layer of neurovae trains with is, per neuron,
+
+.. math::
+
+    v_t = \beta \, v_{t-1} (1 - s_{t-1}) + I_t, \qquad s_t = [v_t > \vartheta]
+
+which is snnTorch's ``Leaky(beta, threshold, reset_mechanism="zero")`` (the reset of step ``t-1`` is
+applied to the decayed voltage before the input of step ``t`` is added), the ESVAE/FSVAE reference
+``LIFSpike`` and, exactly, Lava's CUBA LIF process with no current memory. The mapping onto Lava /
+netx (device units are training units times a per-layer ``weight_scale``, 64 in lava-dl)::
+
+    Lava LIF (float)   du = 1            dv = 1 - beta          vth = threshold * weight_scale
+    netx CUBA          iDecay = 4096     vDecay = 4096 (1-beta)  vThMant = threshold * weight_scale
+
+Lava has no subtractive reset and no current memory is needed by the papers' models, so zero reset
+with ``du = 1`` is the exportable choice. The one-step delay that each Lava synapse adds is modelled
+by :mod:`neurovae.neurons.blocks`, not here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import snntorch as snn
+import torch
+from snntorch import surrogate
+from torch import nn
+
+DECAY_SCALE = 4096  # Loihi decays are 12-bit fractions of 4096
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Parameters of one LIF population, in training units.
+
+    Args:
+        beta: voltage decay multiplier per step (ESVAE's ``tau`` = 0.25), in [0, 1].
+        threshold: firing threshold; ``math.inf`` makes a non-spiking leaky integrator (readout).
+        surrogate_width: width ``a`` of the rectangular surrogate gradient
+            ``ds/dv = [|v - threshold| < a/2] / a`` (Wu et al. 2019, used by ESVAE with a = 0.5).
+    """
+
+    beta: float
+    threshold: float
+    surrogate_width: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.beta <= 1.0:
+            raise ValueError(f"LIF beta must be in [0, 1] (a decay multiplier), got {self.beta}")
+        if not self.threshold > 0:
+            raise ValueError(f"LIF threshold must be positive, got {self.threshold}")
+        if not self.surrogate_width > 0:
+            raise ValueError(f"surrogate width must be positive, got {self.surrogate_width}")
+
+    @property
+    def spiking(self) -> bool:
+        """False for a readout integrator that never fires."""
+        return math.isfinite(self.threshold)
+
+    def to_cuba(self, weight_scale: float) -> dict[str, float]:
+        """Netx CUBA neuron parameters (device units) for this population."""
+        return {
+            "iDecay": DECAY_SCALE,
+            "vDecay": DECAY_SCALE * (1.0 - self.beta),
+            "vThMant": self.threshold * weight_scale if self.spiking else math.inf,
+        }
+
+    @classmethod
+    def from_cuba(cls, cuba: dict[str, float], weight_scale: float) -> LIFParams:
+        """Inverse of :meth:`to_cuba`; only ``iDecay = 4096`` (no current memory) maps back."""
+        if cuba["iDecay"] != DECAY_SCALE:
+            raise ValueError(f"iDecay {cuba['iDecay']} has current memory; neurovae's LIF needs 4096")
+        threshold = cuba["vThMant"] / weight_scale
+        return cls(beta=1.0 - cuba["vDecay"] / DECAY_SCALE, threshold=threshold)
+
+
+def rectangular_surrogate(width: float):
+    """SnnTorch spike function whose gradient is a box of ``width`` around the threshold."""
+
+    def box(shifted_v: torch.Tensor, grad_input: torch.Tensor, _spikes: torch.Tensor) -> torch.Tensor:
+        return grad_input * (shifted_v.abs() < width / 2).to(grad_input.dtype) / width
+
+    return surrogate.custom_surrogate(box)
+
+
+class LIF(nn.Module):
+    """A population of LIF neurons run over a whole sequence ``[T, N, ...]`` of input currents.
+
+    State is explicit: each call starts from zero voltage and returns spikes for every step.
+
+    Example:
+        >>> lif = LIF(LIFParams(beta=0.25, threshold=0.2))
+        >>> lif(torch.full((4, 1, 3), 0.3))[:, 0, 0].tolist()
+        [1.0, 1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, params: LIFParams) -> None:
+        super().__init__()
+        if not params.spiking:
+            raise ValueError("LIF needs a finite threshold; use LeakyReadout for a non-spiking layer")
+        self.params = params
+        self.leaky = snn.Leaky(
+            beta=params.beta,
+            threshold=params.threshold,
+            spike_grad=rectangular_surrogate(params.surrogate_width),
+            reset_mechanism="zero",
+        )
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[T, N, ...]`` for input currents ``[T, N, ...]``."""
+        mem = torch.zeros_like(current[0])
+        spikes = []
+        for step_current in current.unbind(0):
+            spk, mem = self.leaky(step_current, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+    def extra_repr(self) -> str:
+        """Shown by print(module)."""
+        return f"beta={self.params.beta}, threshold={self.params.threshold}"
+
+
+class LeakyReadout(nn.Module):
+    """Non-spiking leaky integrator whose voltage at the last step is the output.
+
+    ``v_t = beta v_{t-1} + I_t``; returns ``v_{T-1} = sum_t beta^(T-1-t) I_t`` (ESVAE's
+    ``MembraneOutputLayer`` with beta = 0.8). On Lava it is a LIF that never reaches its threshold.
+    """
+
+    def __init__(self, beta: float) -> None:
+        super().__init__()
+        self.params = LIFParams(beta=beta, threshold=math.inf)
+        self.leaky = snn.Leaky(beta=beta, reset_mechanism="none")
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        """Voltage ``[N, ...]`` after the last of the ``T`` input currents ``[T, N, ...]``."""
+        mem = torch.zeros_like(current[0])
+        for step_current in current.unbind(0):
+            _, mem = self.leaky(step_current, mem)
+        return mem
+
+    def extra_repr(self) -> str:
+        """Shown by print(module)."""
+        return f"beta={self.params.beta}"

@@ -1,0 +1,73 @@
+r"""Threshold-dependent batch normalization (tdBN, Zheng et al. 2021) and its folding for export.
+
+tdBN normalizes each channel over batch, space *and time* and scales by ``alpha * V_th`` so that
+pre-activations are matched to the firing threshold:
+
+.. math::
+
+    \hat x = \alpha V_{th} \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \gamma + \beta_{bn}
+
+With time folded into the batch (``[T*N, C, ...]``) the statistics of ``F.batch_norm`` are exactly
+tdBN's, so this module is ``BatchNorm`` with the ``alpha * V_th`` factor. At inference the affine map
+folds into the preceding synapse (:func:`fold_into_synapse`), which is what export writes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TDBatchNorm(nn.BatchNorm1d):
+    """tdBN over ``[B, C, *spatial]`` (B = time × batch); ``alpha * threshold`` scales the output."""
+
+    def __init__(self, num_features: int, threshold: float, alpha: float = 1.0, eps: float = 1e-5,
+                 momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.gain = alpha * threshold
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:  # noqa: A002 - torch's signature
+        if input.dim() < 2:
+            raise ValueError(f"tdBN expects [B, C, ...], got shape {tuple(input.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize ``x`` over every dimension but the channel one."""
+        momentum = self.momentum if self.training else 0.0
+        if self.training:
+            self.num_batches_tracked += 1
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight * self.gain, self.bias,
+                            self.training, momentum, self.eps)
+
+    def affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``(scale, shift)`` of the inference-time map ``x -> scale * x + shift``."""
+        scale = self.weight * self.gain / torch.sqrt(self.running_var + self.eps)
+        return scale, self.bias - self.running_mean * scale
+
+    def extra_repr(self) -> str:
+        """Shown by print(module)."""
+        return f"{self.num_features}, gain={self.gain}, eps={self.eps}, momentum={self.momentum}"
+
+
+def fold_into_synapse(weight: torch.Tensor, bias: torch.Tensor | None, norm: TDBatchNorm | None,
+                      out_axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(weight, bias)`` of one synapse with the inference-time tdBN folded in.
+
+    Args:
+        weight: synapse weight; output channels along ``out_axis`` (0 for Linear/Conv2d, 1 for
+            ConvTranspose2d).
+        bias: synapse bias or None.
+        norm: the tdBN after the synapse, or None.
+        out_axis: axis of ``weight`` that indexes output channels.
+
+    The model is not changed; new tensors are returned (export never changes the model).
+    """
+    out_channels = weight.shape[out_axis]
+    bias = torch.zeros(out_channels, dtype=weight.dtype) if bias is None else bias.detach().clone()
+    weight = weight.detach().clone()
+    if norm is None:
+        return weight, bias
+    scale, shift = (t.detach() for t in norm.affine())
+    shape = [1] * weight.dim()
+    shape[out_axis] = out_channels
+    return weight * scale.reshape(shape), bias * scale + shift
