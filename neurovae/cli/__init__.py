@@ -1,0 +1,1 @@
+"""The ``neurovae`` command line."""

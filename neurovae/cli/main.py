@@ -1,0 +1,45 @@
+"""``neurovae`` command line: thin subcommands that parse, call the library and print.
+
+Errors a user can cause are :class:`~neurovae.errors.NeurovaeError` s; they are printed as one line
+(``neurovae: error: ...``) with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from neurovae.cli import demo, evaluate, train
+from neurovae.errors import NeurovaeError
+
+SUBCOMMANDS = (train, evaluate, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (each subcommand module adds its own parsers)."""
+    parser = argparse.ArgumentParser(
+        prog="neurovae",
+        description="Spiking VAEs from snnTorch to Lava: train, evaluate, export, simulate, sleep, count energy.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``neurovae`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except NeurovaeError as error:
+        print(f"neurovae: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurovae: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
