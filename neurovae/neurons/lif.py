@@ -115,7 +115,7 @@ class LIF(nn.Module):
         spikes = []
         for step_current in current.unbind(0):
             spk, mem = self.leaky(step_current, mem)
-            spikes.append(spk)
+            spikes.append(spk.to(current.dtype))  # snnTorch spike functions return float32
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:
