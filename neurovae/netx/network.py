@@ -1,0 +1,183 @@
+"""The network record: the layers of a netx file and neurovae's file-level attributes.
+
+The record checks itself when built: consecutive layer shapes must fit, a ``voltage`` readout must end in a
+spiking layer, and a ``fixed`` precision network must hold whole numbers only (what stock netx and Lava's
+fixed-point models compute with).
+
+Example:
+    >>> import numpy as np
+    >>> from neurovae.netx import CubaNeuron, DenseLayer, InputLayer
+    >>> net = NetworkRecord(layers=(InputLayer((4,)), DenseLayer(np.ones((2, 4)), CubaNeuron())), steps=8)
+    >>> net.shapes
+    ((4,), (2,))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import numpy as np
+
+from neurovae.netx.errors import NetxError
+from neurovae.netx.layers import DenseLayer, InputLayer, Layer
+
+ENCODINGS = ("spikes", "direct")
+"""``spikes``: binary input spikes; ``direct``: graded real values sent every step (e.g. an image)."""
+READOUTS = ("spikes", "voltage")
+"""``spikes``: the last layer's spikes are the output; ``voltage``: its voltage at the last step is."""
+PRECISIONS = ("float", "fixed")
+"""``fixed``: whole-number device parameters (Loihi fixed point); ``float``: real-valued parameters."""
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("neurovae")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkRecord:
+    """A netx network: its layers plus neurovae's attributes (stored as HDF5 attributes of the file root).
+
+    Attributes:
+        layers: layer records in order; layer 0 is an ``input`` layer (or a ``dense`` layer, whose
+            ``inFeatures`` then give the input shape).
+        steps: time steps per sample T the model was trained with (None: not stated).
+        input_encoding: one of :data:`ENCODINGS`.
+        readout: one of :data:`READOUTS`.
+        weight_scale: device units per training unit (weights, biases and thresholds alike; lava-dl uses 64).
+        precision: one of :data:`PRECISIONS`.
+        model_config: the model's configuration as a JSON string.
+        neurovae_version: the version that wrote the file ("" for files written by other tools).
+    """
+
+    layers: tuple[Layer, ...]
+    steps: int | None = None
+    input_encoding: str = "spikes"
+    readout: str = "spikes"
+    weight_scale: float = 64.0
+    precision: str = "float"
+    model_config: str = "{}"
+    neurovae_version: str = field(default_factory=_package_version)
+
+    def __post_init__(self) -> None:
+        layers = tuple(self.layers)
+        object.__setattr__(self, "layers", layers)
+        if not layers:
+            raise NetxError("the network has no layers; a netx file needs at least one")
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise NetxError(f"layer {index} is a {type(layer).__name__}, not a netx layer record")
+        if not isinstance(layers[0], InputLayer | DenseLayer):
+            raise NetxError(
+                f"layer 0 is a {layers[0].type} layer; start the network with an input layer giving its shape"
+            )
+        self._check_attributes()
+        self._propagate()
+        if self.readout == "voltage" and not layers[-1].spiking:
+            raise NetxError(f"readout 'voltage' needs a spiking last layer, not {layers[-1].type}")
+        if self.precision == "fixed":
+            self._check_whole_numbers()
+
+    def _check_attributes(self) -> None:
+        for name, allowed in (("input_encoding", ENCODINGS), ("readout", READOUTS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise NetxError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.steps is not None:
+            if isinstance(self.steps, bool) or int(self.steps) != self.steps or int(self.steps) < 1:
+                raise NetxError(f"steps={self.steps!r} must be a positive whole number (or None)")
+            object.__setattr__(self, "steps", int(self.steps))
+        scale = float(self.weight_scale)
+        if not math.isfinite(scale) or scale <= 0:
+            raise NetxError(f"weight_scale={self.weight_scale!r} must be a positive number")
+        object.__setattr__(self, "weight_scale", scale)
+        try:
+            json.loads(self.model_config)
+        except (TypeError, ValueError):
+            raise NetxError("model_config is not a JSON string; store json.dumps(config)") from None
+        object.__setattr__(self, "neurovae_version", str(self.neurovae_version))
+
+    def _propagate(self) -> None:
+        shapes: list[tuple[int, ...]] = []
+        previous: tuple[int, ...] | None = None
+        for index, layer in enumerate(self.layers):
+            try:
+                previous = tuple(int(n) for n in layer.output_shape(previous))
+            except NetxError as error:
+                source = f" (from layer {index - 1}, {self.layers[index - 1].type})" if index else ""
+                raise NetxError(f"layer shape mismatch at layer {index} ({layer.type}){source}: {error}") from None
+            shapes.append(previous)
+        object.__setattr__(self, "_shapes", tuple(shapes))
+
+    def _check_whole_numbers(self) -> None:
+        for index, layer in enumerate(self.layers):
+            for name, array in layer.arrays().items():
+                if not np.all(np.mod(array, 1) == 0):
+                    raise NetxError(
+                        f"layer {index} ({layer.type}) has non-integer {name} values but the network's precision "
+                        "is 'fixed'; quantize them or write precision='float'"
+                    )
+            neuron = getattr(layer, "neuron", None)
+            if neuron is not None and not neuron.is_integer:
+                raise NetxError(
+                    f"layer {index} ({layer.type}) has non-integer neuron parameters but the network's precision "
+                    "is 'fixed'; quantize them or write precision='float'"
+                )
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Each layer's output shape (CHW), in layer order."""
+        return self._shapes  # type: ignore[attr-defined]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input frame (CHW): layer 0's shape, or ``(inFeatures,)`` of a leading dense layer."""
+        first = self.layers[0]
+        return first.shape if isinstance(first, InputLayer) else (first.inFeatures,)  # type: ignore[union-attr]
+
+    @property
+    def spiking_layers(self) -> tuple[int, ...]:
+        """Indices of the layers with neurons (synapse + CUBA neuron)."""
+        return tuple(i for i, layer in enumerate(self.layers) if layer.spiking)
+
+    @property
+    def stock_layers(self) -> tuple[bool, ...]:
+        """Per layer: whether lava-dl's stock netx loader runs it.
+
+        Not ``convT``, and not a ``conv`` fed by a ``dense`` layer (netx keeps dense outputs flat).
+        """
+        flags = []
+        for index, layer in enumerate(self.layers):
+            fed_by_dense = index > 0 and isinstance(self.layers[index - 1], DenseLayer)
+            flags.append(layer.stock_netx and not (layer.type == "conv" and fed_by_dense))
+        return tuple(flags)
+
+    @property
+    def stock_netx(self) -> bool:
+        """Whether lava-dl's stock netx loader can run every layer."""
+        return all(self.stock_layers)
+
+    def attributes(self) -> dict[str, str | int | float]:
+        """Neurovae's HDF5 root attributes (``steps`` only when stated)."""
+        attrs: dict[str, str | int | float] = {
+            "neurovae_version": self.neurovae_version,
+            "model_config": self.model_config,
+            "input_encoding": self.input_encoding,
+            "readout": self.readout,
+            "weight_scale": self.weight_scale,
+            "precision": self.precision,
+        }
+        if self.steps is not None:
+            attrs["steps"] = self.steps
+        return attrs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NetworkRecord):
+            return NotImplemented
+        return self.attributes() == other.attributes() and self.layers == other.layers
+
+    __hash__ = None  # type: ignore[assignment]
