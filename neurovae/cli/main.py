@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neurovae.cli import demo, evaluate, train
+from neurovae.cli import demo, deploy, evaluate, train
 from neurovae.errors import NeurovaeError
 
-SUBCOMMANDS = (train, evaluate, demo)
+SUBCOMMANDS = (train, evaluate, deploy, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,9 @@ from neurovae.neurons import LIF, LIFParams, SpikingBlock, SpikingStack
 pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not installed (it needs Python 3.10)")
 
 
-def run_lava_chain(input_spikes: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, LIFParams]]) -> list[np.ndarray]:
+def run_lava_chain(
+    input_spikes: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, LIFParams]]
+) -> list[np.ndarray]:
     """Spikes ``[neurons, T]`` of each LIF layer of a Lava Dense/LIF chain, floating point."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -47,7 +49,7 @@ def test_snntorch_lif_layers_equal_lava_lif_spike_for_spike(seed):
     steps, sizes = 40, (30, 24, 16)
     params = [LIFParams(beta=0.25, threshold=0.2), LIFParams(beta=0.9, threshold=0.5)]
     layers = []
-    for (n_in, n_out), p in zip(zip(sizes[:-1], sizes[1:]), params):
+    for (n_in, n_out), p in zip(zip(sizes[:-1], sizes[1:], strict=True), params, strict=True):
         weight = rng.normal(0.0, 0.25, size=(n_out, n_in))
         bias = rng.normal(0.0, 0.05, size=n_out)
         layers.append((weight, bias, p))
@@ -67,7 +69,7 @@ def test_snntorch_lif_layers_equal_lava_lif_spike_for_spike(seed):
         torch_spikes = stack.run(torch.from_numpy(input_spikes.T).unsqueeze(1))  # [T, 1, n]
 
     total = 0
-    for layer, (lava, torch_out) in enumerate(zip(lava_spikes, torch_spikes)):
+    for layer, (lava, torch_out) in enumerate(zip(lava_spikes, torch_spikes, strict=True)):
         ours = torch_out[:, 0].numpy().T  # [n, T]
         mismatches = int((ours != lava).sum())
         assert mismatches == 0, f"layer {layer}: {mismatches} spike mismatches between snnTorch and Lava"

@@ -1,0 +1,61 @@
+"""``neurovae export --lava``, ``neurovae inspect`` and ``neurovae run``: from a trained run to Lava."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PARTS = ("encoder", "decoder", "full")
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Register ``export``, ``inspect`` and ``run``."""
+    export = commands.add_parser("export", help="write a trained model as lava-dl netx HDF5")
+    export.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run directory or its checkpoint.pt")
+    export.add_argument("--lava", action="store_true", required=True, help="netx HDF5 for Lava (the only format)")
+    export.add_argument("--part", choices=PARTS, default="decoder",
+                        help="which part (full: PREFIX-encoder.net and PREFIX-decoder.net)")
+    export.add_argument("-o", "--out", required=True, help="output .net file (for --part full: a path prefix)")
+    export.set_defaults(handler=run_export)
+
+    inspect = commands.add_parser("inspect", help="summarize a netx file: layers, neurons, cores needed")
+    inspect.add_argument("net", help="netx HDF5 file")
+    inspect.add_argument("--target", default="loihi2_sim_fixed", help="target profile for the core count")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def export_paths(out: str, part: str) -> dict[str, Path]:
+    """Output file per part: ``out`` itself, or ``PREFIX-encoder.net`` / ``PREFIX-decoder.net`` for full."""
+    if part != "full":
+        return {part: Path(out)}
+    prefix = Path(out).with_suffix("") if Path(out).suffix == ".net" else Path(out)
+    return {name: prefix.parent / f"{prefix.name}-{name}.net" for name in ("encoder", "decoder")}
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export one part (or both) of a trained run."""
+    from neurovae.config import config_to_dict
+    from neurovae.export import export_to_file
+    from neurovae.train.checkpoint import open_run
+    from neurovae.train.loop import build_model
+
+    _, config, state = open_run(args.run)
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    model.eval()
+    for part, path in export_paths(args.out, args.part).items():
+        network = export_to_file(model, part, path, model_config=config_to_dict(config))
+        print(f"wrote {path}: {part}, {len(network.layers)} layers, precision {network.precision}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Print the network summary and the core report."""
+    from neurovae.netx import describe, read_netx
+    from neurovae.targets import core_report, load_target
+
+    network = read_netx(args.net)
+    print(describe(network))
+    print()
+    print(core_report(network, load_target(args.target)))
+    return 0

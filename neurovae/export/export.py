@@ -1,0 +1,66 @@
+"""Model -> netx network: walk an exportable stack with the writer registry, then write atomically.
+
+Exporting never changes the model (DESIGN principle 6): writers copy and fold parameters; the model's
+own weights and modes are left exactly as they were (a test checks its state_dict before and after).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from torch import nn
+
+from neurovae.errors import NeurovaeError
+from neurovae.export.writers import WRITERS, ExportState
+from neurovae.netx import InputLayer, NetworkRecord, NetxError, write_netx
+from neurovae.neurons import SpikingStack
+
+READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage"}
+
+
+class ExportError(NeurovaeError):
+    """The model (or the requested part) cannot be written as a netx network."""
+
+
+def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readout: str,
+                 weight_scale: float = 64.0, model_config: dict[str, Any] | None = None) -> NetworkRecord:
+    """The netx record of ``stack`` (float precision, device units = training units x ``weight_scale``)."""
+    state = ExportState(shape=tuple(stack.input_shape), weight_scale=weight_scale,
+                        layers=[InputLayer(shape=tuple(stack.input_shape))])
+    for index, layer in enumerate(stack):
+        writer = WRITERS.get(type(layer))
+        if writer is None:
+            supported = ", ".join(sorted(t.__name__ for t in WRITERS))
+            raise ExportError(f"layer {index} ({type(layer).__name__}) cannot be exported to netx; "
+                              f"supported layers: {supported}")
+        try:
+            writer(layer, state)
+        except (NetxError, ValueError) as error:
+            raise ExportError(f"layer {index} ({type(layer).__name__}): {error}") from None
+    try:
+        return NetworkRecord(layers=tuple(state.layers), steps=steps, input_encoding=input_encoding,
+                             readout=readout, weight_scale=weight_scale, precision="float",
+                             model_config=json.dumps(model_config or {}))
+    except NetxError as error:
+        raise ExportError(f"exported network is invalid: {error}") from None
+
+
+def export_model(model: nn.Module, part: str, model_config: dict[str, Any] | None = None,
+                 weight_scale: float = 64.0) -> NetworkRecord:
+    """The netx record of one deployable part (``encoder``, ``decoder`` ...) of a model, in eval mode."""
+    parts = model.deployable_parts()
+    if part not in parts:
+        raise ExportError(f"model has no part {part!r}; choose one of {', '.join(parts)}")
+    stack, encoding, readout = parts[part]
+    return export_stack(stack, steps=model.config.steps, input_encoding=encoding, readout=READOUTS[readout],
+                        weight_scale=weight_scale, model_config={**(model_config or {}), "part": part})
+
+
+def export_to_file(model: nn.Module, part: str, path: str | os.PathLike,
+                   model_config: dict[str, Any] | None = None, weight_scale: float = 64.0) -> NetworkRecord:
+    """Export ``part`` and write it to ``path`` (atomically: a failed export leaves no file)."""
+    network = export_model(model, part, model_config, weight_scale)
+    write_netx(network, path)
+    return network

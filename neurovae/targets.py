@@ -1,0 +1,115 @@
+"""Target profiles (``deploy/targets/*.yaml``) and how many neuromorphic cores a netx network needs.
+
+A layer is placed on cores of its own (as lava-dl's compilers do per layer): it needs enough cores for
+its neurons and for its synapses, ``max(ceil(neurons / neurons_per_core), ceil(synapses / synapses_per_core))``.
+Synapses are counted as connections that exist, so convolution borders are exact (a convolution's shared
+weights are stored once per connection on a core).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+from neurovae.errors import NeurovaeError
+from neurovae.netx import ConvLayer, ConvTLayer, DenseLayer, NetworkRecord
+
+TARGETS_DIR = Path(__file__).resolve().parents[1] / "deploy" / "targets"
+
+
+class TargetError(NeurovaeError):
+    """A target profile is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """The chip limits of a target (see the YAML files for the sources of each number)."""
+
+    name: str
+    precision: str
+    cores: int
+    neurons_per_core: int
+    synapses_per_core: int
+
+
+def load_target(name_or_path: str | os.PathLike) -> TargetProfile:
+    """A profile by name (``loihi2_sim_fixed``) or YAML path; one-line TargetError otherwise."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = TARGETS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in TARGETS_DIR.glob("*.yaml")))
+        raise TargetError(f"target profile {name_or_path} not found; known targets: {known}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        chip = raw["chip"]
+        profile = TargetProfile(name=str(raw["name"]), precision=str(raw["precision"]), cores=int(chip["cores"]),
+                                neurons_per_core=int(chip["neurons_per_core"]),
+                                synapses_per_core=int(chip["synapses_per_core"]))
+    except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+        raise TargetError(f"target profile {path} is malformed ({type(error).__name__}: {error}); "
+                          "it needs name, precision and chip.cores/neurons_per_core/synapses_per_core") from None
+    if min(profile.cores, profile.neurons_per_core, profile.synapses_per_core) <= 0:
+        raise TargetError(f"target profile {path}: chip limits must be positive")
+    return profile
+
+
+def fan_in(layer: DenseLayer | ConvLayer | ConvTLayer, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Number of input connections of every neuron of ``layer`` (CHW), borders counted exactly."""
+    if isinstance(layer, DenseLayer):
+        return np.full(layer.shape, layer.inFeatures, dtype=np.int64)
+    ones_in = torch.ones((1, *input_shape), dtype=torch.float64)
+    ones_w = torch.ones(layer.weight.shape, dtype=torch.float64)
+    if isinstance(layer, ConvLayer):
+        counts = F.conv2d(ones_in, ones_w, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                          groups=layer.groups)
+    else:
+        counts = F.conv_transpose2d(ones_in, ones_w, stride=layer.stride, padding=layer.padding,
+                                    dilation=layer.dilation, groups=layer.groups,
+                                    output_padding=layer.output_padding(input_shape))
+    return counts[0].round().long().numpy()
+
+
+@dataclass(frozen=True)
+class LayerPlacement:
+    """Resources of one spiking layer on a target."""
+
+    index: int
+    type: str
+    neurons: int
+    synapses: int
+    cores: int
+
+
+def place(network: NetworkRecord, target: TargetProfile) -> list[LayerPlacement]:
+    """Per-layer neurons, synapses and cores of ``network`` on ``target``."""
+    placements, shape = [], None
+    for index, layer in enumerate(network.layers):
+        if layer.spiking:
+            neurons = int(np.prod(layer.shape))
+            synapses = int(fan_in(layer, shape).sum())
+            cores = max(math.ceil(neurons / target.neurons_per_core), math.ceil(synapses / target.synapses_per_core))
+            placements.append(LayerPlacement(index, layer.type, neurons, synapses, cores))
+        shape = tuple(layer.output_shape(shape))
+    return placements
+
+
+def core_report(network: NetworkRecord, target: TargetProfile) -> str:
+    """A printable table of the cores each layer needs and whether the network fits one chip."""
+    rows = place(network, target)
+    lines = [f"target {target.name}: {target.neurons_per_core} neurons and {target.synapses_per_core} synapses "
+             f"per core, {target.cores} cores per chip",
+             f"{'layer':>5}  {'type':<6} {'neurons':>9} {'synapses':>12} {'cores':>6}"]
+    lines += [f"{r.index:>5}  {r.type:<6} {r.neurons:>9} {r.synapses:>12} {r.cores:>6}" for r in rows]
+    total = sum(r.cores for r in rows)
+    chips = math.ceil(total / target.cores)
+    lines.append(f"total: {total} cores = {chips} chip{'s' if chips > 1 else ''} "
+                 f"({sum(r.neurons for r in rows)} neurons, {sum(r.synapses for r in rows)} synapses)")
+    return "\n".join(lines)
