@@ -43,13 +43,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate a run and print its metrics."""
     from neurovae.evaluate.run_eval import evaluate_run
-    from neurovae.train.checkpoint import open_run
+    from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model, pick_device
 
     paths, config, state = open_run(args.run)
     device = pick_device(args.device)
     model = build_model(config)
-    model.load_state_dict(state["model"])
+    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     model.to(device)
     count = args.samples or config.train.eval_samples
     test_set = open_dataset(config, "test", args.data, min(count, config.data.test_limit or count))

@@ -44,7 +44,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         items = [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict and isinstance(value, dict):
-        return dict(value)
+        key_type, value_type = typing.get_args(annotation) or (Any, Any)
+        return {_coerce(k, key_type, where): _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
     if annotation is Any:
         return value
     expected = getattr(annotation, "__name__", str(annotation))

@@ -39,8 +39,11 @@ class TDBatchNorm(nn.BatchNorm1d):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight * self.gain, self.bias,
                             self.training, momentum, self.eps)
 
-    def affine(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel ``(scale, shift)`` of the inference-time map ``x -> scale * x + shift``."""
+    def scale_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``(scale, shift)`` of the inference-time map ``x -> scale * x + shift``.
+
+        (Not named ``affine``: ``nn.BatchNorm``'s ``affine`` flag is an instance attribute that would hide it.)
+        """
         scale = self.weight * self.gain / torch.sqrt(self.running_var + self.eps)
         return scale, self.bias - self.running_mean * scale
 
@@ -63,11 +66,14 @@ def fold_into_synapse(weight: torch.Tensor, bias: torch.Tensor | None, norm: TDB
     The model is not changed; new tensors are returned (export never changes the model).
     """
     out_channels = weight.shape[out_axis]
-    bias = torch.zeros(out_channels, dtype=weight.dtype) if bias is None else bias.detach().clone()
+    if bias is None:
+        bias = torch.zeros(out_channels, dtype=weight.dtype, device=weight.device)
+    else:
+        bias = bias.detach().clone()
     weight = weight.detach().clone()
     if norm is None:
         return weight, bias
-    scale, shift = (t.detach() for t in norm.affine())
+    scale, shift = (t.detach() for t in norm.scale_shift())
     shape = [1] * weight.dim()
     shape[out_axis] = out_channels
     return weight * scale.reshape(shape), bias * scale + shift

@@ -83,6 +83,21 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
+def restore_state(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
+                  state: dict[str, Any], hint: str) -> None:
+    """Load a checkpoint's model (and optimizer) state; one that does not fit is a one-line CheckpointError.
+
+    ``hint`` says what to do instead (e.g. ``"train into a new --out"``).
+    """
+    try:
+        model.load_state_dict(state["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error).strip())
+        raise CheckpointError(f"{path} does not fit the configured model ({detail[:200]}); {hint}") from None
+
+
 def open_run(run: str | os.PathLike) -> tuple[RunPaths, RunConfig, dict[str, Any]]:
     """Resolve a run directory (or its checkpoint file) to ``(paths, config, checkpoint state)``."""
     run = Path(run)

@@ -23,7 +23,14 @@ from tqdm import tqdm
 from neurovae.config import RunConfig
 from neurovae.errors import ConfigError
 from neurovae.registry import MODELS
-from neurovae.train.checkpoint import RunPaths, init_run, load_checkpoint, save_checkpoint, set_rng_state
+from neurovae.train.checkpoint import (
+    RunPaths,
+    init_run,
+    load_checkpoint,
+    restore_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -113,8 +120,8 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
     start_epoch = 0
     if resume and paths.checkpoint.is_file():
         state = load_checkpoint(paths.checkpoint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        restore_state(paths.checkpoint, model, optimizer, state,
+                      "train into a new --out, or drop --resume to start this run over")
         set_rng_state(state["rng"])
         start_epoch = state["epoch"]
         log(f"resuming {out} after epoch {start_epoch}")
