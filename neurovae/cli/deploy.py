@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neurovae.cli.common import add_data_argument
+
 PARTS = ("encoder", "decoder", "full")
 
 
@@ -22,6 +24,23 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     inspect.add_argument("net", help="netx HDF5 file")
     inspect.add_argument("--target", default="loihi2_sim_fixed", help="target profile for the core count")
     inspect.set_defaults(handler=run_inspect)
+
+    run = commands.add_parser("run", help="run a netx network (or encoder + decoder) in the Lava simulator")
+    run.add_argument("nets", nargs="+", metavar="NET", help="netx file; two files = encoder then decoder, "
+                     "with Poisson sampling of the latent on the host in between")
+    run.add_argument("--input", required=True, metavar="SPEC",
+                     help="dataset[:NAME[:SPLIT]] | prior[:SEED] | FILE.npy  (see neurovae.simulate.host)")
+    run.add_argument("--backend", choices=("lava", "netx"), default="lava",
+                     help="lava: neurovae's Lava graph; netx: lava-dl's stock netx Network (fixed point only)")
+    run.add_argument("--precision", choices=("float", "fixed"), default="float")
+    run.add_argument("--steps", type=int, help="time steps per sample (default: the file's)")
+    run.add_argument("-n", "--samples", type=int, default=16, help="number of samples (default 16)")
+    run.add_argument("--seed", type=int, default=0)
+    add_data_argument(run)
+    run.add_argument("-o", "--out", default="lava_run.npz", help="output .npz (a .png grid is written beside it)")
+    run.add_argument("--voltages", action="store_true", help="also record every layer's voltages")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(handler=run_network)
 
 
 def export_paths(out: str, part: str) -> dict[str, Path]:
@@ -58,4 +77,23 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(describe(network))
     print()
     print(core_report(network, load_target(args.target)))
+    return 0
+
+
+def run_network(args: argparse.Namespace) -> int:
+    """Simulate one network, or an encoder/decoder pair with host-side sampling, and save the results."""
+    from neurovae.simulate.pipeline import simulate_files
+
+    if len(args.nets) > 2:
+        from neurovae.simulate import SimulationError
+
+        raise SimulationError("give one netx file, or two (encoder then decoder)")
+    if args.samples < 1:
+        from neurovae.simulate import SimulationError
+
+        raise SimulationError(f"-n {args.samples}: give a positive number of samples")
+    report = simulate_files(args.nets, args.input, backend=args.backend, precision=args.precision,
+                            steps=args.steps, count=args.samples, seed=args.seed, data_dir=args.data,
+                            out=args.out, record_voltage=args.voltages, progress=not args.no_progress)
+    print(report)
     return 0

@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from neurovae.errors import NeurovaeError
@@ -25,7 +26,8 @@ class ExportError(NeurovaeError):
 
 
 def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readout: str,
-                 weight_scale: float = 64.0, model_config: dict[str, Any] | None = None) -> NetworkRecord:
+                 weight_scale: float = 64.0, model_config: dict[str, Any] | None = None,
+                 host: dict[str, np.ndarray] | None = None) -> NetworkRecord:
     """The netx record of ``stack`` (float precision, device units = training units x ``weight_scale``)."""
     state = ExportState(shape=tuple(stack.input_shape), weight_scale=weight_scale,
                         layers=[InputLayer(shape=tuple(stack.input_shape))])
@@ -42,7 +44,7 @@ def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readou
     try:
         return NetworkRecord(layers=tuple(state.layers), steps=steps, input_encoding=input_encoding,
                              readout=readout, weight_scale=weight_scale, precision="float",
-                             model_config=json.dumps(model_config or {}))
+                             model_config=json.dumps(model_config or {}), host=host or {})
     except NetxError as error:
         raise ExportError(f"exported network is invalid: {error}") from None
 
@@ -54,8 +56,10 @@ def export_model(model: nn.Module, part: str, model_config: dict[str, Any] | Non
     if part not in parts:
         raise ExportError(f"model has no part {part!r}; choose one of {', '.join(parts)}")
     stack, encoding, readout = parts[part]
+    host = {name: tensor.double().cpu().numpy() for name, tensor in model.host_arrays(part).items()}
     return export_stack(stack, steps=model.config.steps, input_encoding=encoding, readout=READOUTS[readout],
-                        weight_scale=weight_scale, model_config={**(model_config or {}), "part": part})
+                        weight_scale=weight_scale, host=host,
+                        model_config={**(model_config or {}), "part": part, "output": readout})
 
 
 def export_to_file(model: nn.Module, part: str, path: str | os.PathLike,

@@ -149,6 +149,13 @@ class ESVAE(nn.Module):
         """Features for the linear probe: the posterior firing rates (the paper's Table III input)."""
         return self.encode(images)
 
+    def host_arrays(self, part: str) -> dict[str, torch.Tensor]:
+        """What a deployed ``part`` needs computed on the host: the decoder's prior bottleneck."""
+        if part != "decoder":
+            return {}
+        linear = self.bottleneck[0]
+        return {"prior_weight": linear.weight.detach(), "prior_bias": linear.bias.detach()}
+
     def deployable_parts(self) -> dict[str, tuple[SpikingStack, str, str]]:
         """``name -> (stack, input encoding, output readout)`` for export to a neuromorphic target."""
         return {

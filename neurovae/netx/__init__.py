@@ -27,6 +27,8 @@ lava-dl's stock ``netx.hdf5.Network`` reads for the layer types it supports)::
         neuron/type 'CUBA';  neuron/iDecay, neuron/vDecay (4096 scale);  neuron/vThMant;
         neuron/refDelay (1);  neuron/gradedSpike (False)
       input: type and shape only (no neuron group, so that a spike source can feed the first synapse)
+    /host/<name>                        optional float64 arrays for what stays on the host (not the chip),
+                                        e.g. an ESVAE decoder's prior bottleneck prior_weight, prior_bias
 
 Weights, biases and ``vThMant`` share one unit (device units = training units x ``weight_scale``). Decays
 are stored as integers when whole (fixed point) and as float64 otherwise (``vDecay = 4096 * dv``, exact for

@@ -63,6 +63,10 @@ def write_netx(network: NetworkRecord, path: str | os.PathLike) -> Path:
                     group.create_dataset(key, data=np.asarray(value).astype(weight_dtype))
                 else:
                     group.create_dataset(key, data=value)
+        if network.host:
+            host = handle.create_group("host")
+            for name, array in network.host.items():
+                host.create_dataset(name, data=array)
     return target
 
 
@@ -136,6 +140,8 @@ def read_netx(path: str | os.PathLike) -> NetworkRecord:
                 raise NetxError(f"{source}: the 'layer' group must hold groups 0..N-1, found {names[:6]}")
             layers = [_read_layer(source, i, group[name]) for i, name in enumerate(names)]
             attrs = {k: _decode(v) for k, v in handle.attrs.items()}
+            host_group = handle.get("host")
+            host = {k: np.asarray(v[()]) for k, v in host_group.items()} if isinstance(host_group, h5py.Group) else {}
     except OSError as error:
         raise NetxError(f"{source}: cannot read the HDF5 file ({error})") from None
     if not layers:
@@ -145,6 +151,6 @@ def read_netx(path: str | os.PathLike) -> NetworkRecord:
     known = ("steps", "input_encoding", "readout", "weight_scale", "precision", "model_config", "neurovae_version")
     kwargs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items() if k in known}
     try:
-        return NetworkRecord(layers=tuple(layers), **kwargs)
+        return NetworkRecord(layers=tuple(layers), host=host, **kwargs)
     except NetxError as error:
         raise NetxError(f"{source}: {error}") from None

@@ -53,6 +53,8 @@ class NetworkRecord:
         precision: one of :data:`PRECISIONS`.
         model_config: the model's configuration as a JSON string.
         neurovae_version: the version that wrote the file ("" for files written by other tools).
+        host: arrays for the computation that stays on the host (not on the chip), by name, e.g. an ESVAE
+            decoder's prior bottleneck (``prior_weight``, ``prior_bias``); stored under ``/host``.
     """
 
     layers: tuple[Layer, ...]
@@ -63,6 +65,7 @@ class NetworkRecord:
     precision: str = "float"
     model_config: str = "{}"
     neurovae_version: str = field(default_factory=_package_version)
+    host: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         layers = tuple(self.layers)
@@ -77,6 +80,7 @@ class NetworkRecord:
                 f"layer 0 is a {layers[0].type} layer; start the network with an input layer giving its shape"
             )
         self._check_attributes()
+        self._check_host()
         self._propagate()
         if self.readout == "voltage" and not layers[-1].spiking:
             raise NetxError(f"readout 'voltage' needs a spiking last layer, not {layers[-1].type}")
@@ -100,6 +104,16 @@ class NetworkRecord:
         except (TypeError, ValueError):
             raise NetxError("model_config is not a JSON string; store json.dumps(config)") from None
         object.__setattr__(self, "neurovae_version", str(self.neurovae_version))
+
+    def _check_host(self) -> None:
+        host = {}
+        for name, value in dict(self.host).items():
+            array = np.array(value, dtype=np.float64)
+            if not np.all(np.isfinite(array)):
+                raise NetxError(f"host array {name!r} contains NaN or infinite values; retrain or re-export the model")
+            array.setflags(write=False)
+            host[str(name)] = array
+        object.__setattr__(self, "host", host)
 
     def _propagate(self) -> None:
         shapes: list[tuple[int, ...]] = []
@@ -178,6 +192,9 @@ class NetworkRecord:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NetworkRecord):
             return NotImplemented
-        return self.attributes() == other.attributes() and self.layers == other.layers
+        same_host = self.host.keys() == other.host.keys() and all(
+            np.array_equal(v, other.host[k]) for k, v in self.host.items()
+        )
+        return self.attributes() == other.attributes() and self.layers == other.layers and same_host
 
     __hash__ = None  # type: ignore[assignment]

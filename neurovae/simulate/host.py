@@ -1,0 +1,91 @@
+"""What stays on the host around a deployed network: input specs, prior sampling, decoding outputs.
+
+An input SPEC names what to feed a network:
+
+* ``dataset[:NAME[:SPLIT]]`` - images of a dataset (default: the one in the file's model config, test split),
+  for a network with ``direct`` input encoding (an encoder);
+* ``prior[:SEED]`` - ESVAE latent spike trains from the prior kept in the file's ``/host`` arrays: rates
+  ``sigmoid(W z + b)``, ``z ~ N(0, I)``, then Poisson spikes, all seeded (a decoder);
+* ``FILE.npy`` - an array ``[N, *input_shape, T]`` (or one sample ``[*input_shape, T]``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurovae.netx import NetworkRecord
+from neurovae.simulate.result import SimulationError, SimulationResult
+
+
+def model_config(network: NetworkRecord) -> dict:
+    """The model configuration stored with the network (empty for foreign files)."""
+    return json.loads(network.model_config or "{}")
+
+
+def poisson_spikes(rates: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """ESVAE's Poisson spike sampling on the host: ``[N, d]`` rates -> ``[N, d, T]`` 0/1 spikes."""
+    return (rng.random((*rates.shape, steps)) < rates[..., None]).astype(np.float64)
+
+
+def prior_spikes(network: NetworkRecord, count: int, seed: int) -> np.ndarray:
+    """Latent spike trains from the prior stored in ``network.host`` (``prior_weight``, ``prior_bias``)."""
+    if "prior_weight" not in network.host:
+        raise SimulationError("this network stores no prior (no /host/prior_weight); use --input FILE.npy "
+                              "or export the decoder of an ESVAE run")
+    if network.steps is None:
+        raise SimulationError("this network does not state its time steps; pass --steps T")
+    rng = np.random.default_rng(seed)
+    weight, bias = network.host["prior_weight"], network.host["prior_bias"]
+    rates = 1.0 / (1.0 + np.exp(-(rng.standard_normal((count, weight.shape[1])) @ weight.T + bias)))
+    return poisson_spikes(rates, network.steps, rng)
+
+
+def dataset_images(network: NetworkRecord, spec: str, count: int, data_dir: str | None) -> np.ndarray:
+    """``[N, C, H, W]`` images for ``dataset[:NAME[:SPLIT]]``."""
+    from neurovae.data import load_dataset
+
+    _, *rest = spec.split(":")
+    data = model_config(network).get("data", {})
+    name = rest[0] if rest and rest[0] else data.get("dataset")
+    split = rest[1] if len(rest) > 1 else "test"
+    if not name:
+        raise SimulationError("the file names no dataset; use --input dataset:NAME[:SPLIT]")
+    size = network.input_shape[-1] if len(network.input_shape) == 3 else None
+    dataset = load_dataset(name, data_dir or data.get("root"), split, image_size=size, limit=count)
+    return np.stack([dataset[i][0].numpy() for i in range(len(dataset))]).astype(np.float64)
+
+
+def resolve_input(spec: str, network: NetworkRecord, count: int, seed: int, data_dir: str | None) -> np.ndarray:
+    """The input array ``[N, *input_shape, T]`` (or ``[N, *input_shape]`` for static images) for SPEC."""
+    if spec == "dataset" or spec.startswith("dataset:"):
+        if network.input_encoding != "direct":
+            raise SimulationError("--input dataset needs a network with direct (image) input, like an encoder; "
+                                  "this one takes spikes")
+        return dataset_images(network, spec, count, data_dir)
+    if spec == "prior" or spec.startswith("prior:"):
+        return prior_spikes(network, count, int(spec.split(":")[1]) if ":" in spec else seed)
+    path = Path(spec)
+    if path.suffix != ".npy":
+        raise SimulationError(f"unknown --input {spec!r}; use dataset[:NAME[:SPLIT]], prior[:SEED] or FILE.npy")
+    if not path.is_file():
+        raise SimulationError(f"input file {path} not found")
+    array = np.load(path)
+    if array.ndim == len(network.input_shape) + 1:
+        array = array[None]
+    return array[:count]
+
+
+def decoded_images(network: NetworkRecord, result: SimulationResult) -> np.ndarray | None:
+    """Images from a voltage readout whose model output is ``voltage_tanh`` (an ESVAE decoder), else None."""
+    if result.readout != "voltage" or model_config(network).get("output") != "voltage_tanh":
+        return None
+    return np.tanh(result.readout_voltage / network.weight_scale)
+
+
+def firing_rates(network: NetworkRecord, result: SimulationResult) -> np.ndarray:
+    """Firing rates ``[N, d]`` of the last layer (an ESVAE encoder's posterior rates)."""
+    spikes = result.spikes[network.spiking_layers[-1]]
+    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1]).mean(-1)
