@@ -2,7 +2,10 @@
 
 Encoder ``32C3-64C3-128C3-256C3-128FC`` (stride-2 convolutions, tdBN, LIF) turns the image, fed
 directly as input current at every step, into latent spikes whose firing rates ``r_p`` parameterize
-the Poisson posterior. The prior's rates ``r_q = sigmoid(FC(z_n))``, ``z_n ~ N(0, I)`` (the
+the Poisson posterior. Each synapse delays by one step (as on Lava), so the encoder sees the image for
+``T + latency`` steps and its rates are taken over the last ``T``, and the decoder runs ``latency`` steps past
+the ``T`` latent steps before its readout: the pipeline's latency is compensated, not cut from the window.
+The prior's rates ``r_q = sigmoid(FC(z_n))``, ``z_n ~ N(0, I)`` (the
 "bottleneck", trained at 10x the learning rate). Latent spikes are sampled by
 :func:`~neurovae.models.sampling.poisson_spikes`; the decoder ``128FC-256C3-128C3-64C3-32C3-32C3-C``
 (transposed convolutions) ends in a leaky membrane readout (decay 0.8) and ``tanh``.
@@ -107,12 +110,12 @@ class ESVAE(nn.Module):
         self.bottleneck = nn.Sequential(nn.Linear(config.latent_dim, config.latent_dim), nn.Sigmoid())
 
     def direct_input(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``[N, C, H, W]`` repeated over ``T`` steps: the encoder's input current."""
-        return images.unsqueeze(0).expand(self.config.steps, *images.shape)
+        """Images ``[N, C, H, W]`` repeated over ``T + latency`` steps: the encoder's input current."""
+        return images.unsqueeze(0).expand(self.config.steps + self.encoder.latency, *images.shape)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Posterior firing rates ``r_p`` ``[N, latent_dim]`` (eq. 5)."""
-        return self.encoder(self.direct_input(images)).mean(0)
+        """Posterior firing rates ``r_p`` ``[N, latent_dim]`` over the last ``T`` steps (eq. 5)."""
+        return self.encoder(self.direct_input(images))[self.encoder.latency:].mean(0)
 
     def prior_rates(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Prior firing rates ``r_q = sigmoid(FC(z_n))``, ``z_n ~ N(0, I)``."""
@@ -124,9 +127,14 @@ class ESVAE(nn.Module):
         """Poisson latent spikes ``[T, N, latent_dim]`` at ``rates``."""
         return poisson_spikes(rates, self.config.steps, self.config.sampling_width, generator)
 
+    def decoder_input(self, latent_spikes: torch.Tensor) -> torch.Tensor:
+        """Latent spikes ``[T, N, d]`` followed by ``latency`` silent steps, so that every step reaches the readout."""
+        silence = latent_spikes.new_zeros((self.decoder.latency, *latent_spikes.shape[1:]))
+        return torch.cat([latent_spikes, silence])
+
     def decode(self, latent_spikes: torch.Tensor) -> torch.Tensor:
-        """Images ``[N, C, H, W]`` in (-1, 1) from latent spikes."""
-        return torch.tanh(self.decoder(latent_spikes))
+        """Images ``[N, C, H, W]`` in (-1, 1) from latent spikes ``[T, N, d]``."""
+        return torch.tanh(self.decoder(self.decoder_input(latent_spikes)))
 
     def forward(self, images: torch.Tensor) -> VAEOutput:
         """Reconstruct ``images`` through a sampled latent; also returns both rate vectors."""

@@ -56,9 +56,26 @@ class SpikingBlock(nn.Module):
         self.neuron = neuron
 
     def current(self, spikes_in: torch.Tensor) -> torch.Tensor:
-        """Input current ``[T, N, ...]`` for input spikes ``[T, N, ...]`` (delay included)."""
-        steps = spikes_in.shape[0]
-        pre = self.synapse(fold_time(delay_one_step(spikes_in)))
+        """Input current ``[T, N, ...]`` for input spikes ``[T, N, ...]`` (delay included).
+
+        Equals ``synapse(fold_time(delay_one_step(spikes_in)))`` (then tdBN) element for element, but
+        skips work whose result is known: step 0 sees only the delay's zeros, so the synapse runs on a
+        single zero sample; an input that is the same at every step (direct image input, a ``T``-fold
+        ``expand`` with time stride 0) goes through the synapse once instead of ``T - 1`` times.
+        """
+        steps, batch = spikes_in.shape[:2]
+        sample_shape = spikes_in.shape[2:]
+        at_zero = self.synapse(spikes_in.new_zeros((1, *sample_shape)))
+        at_zero = at_zero.unsqueeze(0).expand(1, batch, *at_zero.shape[1:])
+        if steps == 1:
+            pre = at_zero
+        elif spikes_in.stride(0) == 0:
+            once = self.synapse(spikes_in[0])
+            pre = torch.cat([at_zero, once.unsqueeze(0).expand(steps - 1, *once.shape)])
+        else:
+            later = self.synapse(fold_time(spikes_in[:-1]))
+            pre = torch.cat([at_zero, unfold_time(later, steps - 1)])
+        pre = fold_time(pre)
         if self.norm is not None:
             pre = self.norm(pre)
         return unfold_time(pre, steps)
@@ -102,6 +119,11 @@ class SpikingStack(nn.Sequential):
     def __init__(self, input_shape: tuple[int, ...], *layers: nn.Module) -> None:
         super().__init__(*layers)
         self.input_shape = tuple(input_shape)
+
+    @property
+    def latency(self) -> int:
+        """Steps an input takes to reach the last layer: one per synapse (each adds Lava's one-step delay)."""
+        return sum(isinstance(layer, SpikingBlock) for layer in self)
 
     def run(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every layer (for parity tests and spike counting)."""

@@ -77,6 +77,14 @@ class LIFParams:
         return cls(beta=1.0 - cuba["vDecay"] / DECAY_SCALE, threshold=threshold)
 
 
+def exact(value: float) -> torch.Tensor:
+    """A float64 scalar for snnTorch's buffers: a float64 model (and Lava) then sees e.g. 0.2, not float32's 0.2000000030.
+
+    A 0-dim tensor does not change the dtype of the float32 tensors it meets, so float32 training is unchanged.
+    """
+    return torch.tensor(value, dtype=torch.float64)
+
+
 def rectangular_surrogate(width: float):
     """SnnTorch spike function whose gradient is a box of ``width`` around the threshold."""
 
@@ -103,8 +111,8 @@ class LIF(nn.Module):
             raise ValueError("LIF needs a finite threshold; use LeakyReadout for a non-spiking layer")
         self.params = params
         self.leaky = snn.Leaky(
-            beta=params.beta,
-            threshold=params.threshold,
+            beta=exact(params.beta),
+            threshold=exact(params.threshold),
             spike_grad=rectangular_surrogate(params.surrogate_width),
             reset_mechanism="zero",
         )
@@ -133,7 +141,7 @@ class LeakyReadout(nn.Module):
     def __init__(self, beta: float) -> None:
         super().__init__()
         self.params = LIFParams(beta=beta, threshold=math.inf)
-        self.leaky = snn.Leaky(beta=beta, reset_mechanism="none")
+        self.leaky = snn.Leaky(beta=exact(beta), reset_mechanism="none")
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         """Voltage ``[N, ...]`` after the last of the ``T`` input currents ``[T, N, ...]``."""

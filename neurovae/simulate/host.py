@@ -25,6 +25,22 @@ def model_config(network: NetworkRecord) -> dict:
     return json.loads(network.model_config or "{}")
 
 
+def latency(network: NetworkRecord) -> int:
+    """Steps an input takes to reach the last layer: one per synapse (Lava delivers one step later)."""
+    return len(network.spiking_layers)
+
+
+def run_steps(network: NetworkRecord) -> int | None:
+    """Steps to run per sample: the model's window ``T`` plus the pipeline's latency (None if T is unknown)."""
+    return None if network.steps is None else network.steps + latency(network)
+
+
+def pad_latency(network: NetworkRecord, spikes: np.ndarray) -> np.ndarray:
+    """Spike trains ``[N, *shape, T]`` followed by ``latency`` silent steps, so that every step reaches the end."""
+    silence = np.zeros((*spikes.shape[:-1], latency(network)), dtype=spikes.dtype)
+    return np.concatenate([spikes, silence], axis=-1)
+
+
 def poisson_spikes(rates: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
     """ESVAE's Poisson spike sampling on the host: ``[N, d]`` rates -> ``[N, d, T]`` 0/1 spikes."""
     return (rng.random((*rates.shape, steps)) < rates[..., None]).astype(np.float64)
@@ -40,7 +56,7 @@ def prior_spikes(network: NetworkRecord, count: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     weight, bias = network.host["prior_weight"], network.host["prior_bias"]
     rates = 1.0 / (1.0 + np.exp(-(rng.standard_normal((count, weight.shape[1])) @ weight.T + bias)))
-    return poisson_spikes(rates, network.steps, rng)
+    return pad_latency(network, poisson_spikes(rates, network.steps, rng))
 
 
 def dataset_images(network: NetworkRecord, spec: str, count: int, data_dir: str | None) -> np.ndarray:
@@ -86,6 +102,7 @@ def decoded_images(network: NetworkRecord, result: SimulationResult) -> np.ndarr
 
 
 def firing_rates(network: NetworkRecord, result: SimulationResult) -> np.ndarray:
-    """Firing rates ``[N, d]`` of the last layer (an ESVAE encoder's posterior rates)."""
+    """Firing rates ``[N, d]`` of the last layer over the window's last ``T`` steps (an ESVAE encoder's rates)."""
     spikes = result.spikes[network.spiking_layers[-1]]
-    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1]).mean(-1)
+    window = network.steps or spikes.shape[-1]
+    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1])[..., -window:].mean(-1)

@@ -15,7 +15,14 @@ import numpy as np
 
 from neurovae.io import atomic_path
 from neurovae.netx import read_netx
-from neurovae.simulate.host import decoded_images, firing_rates, poisson_spikes, resolve_input
+from neurovae.simulate.host import (
+    decoded_images,
+    firing_rates,
+    pad_latency,
+    poisson_spikes,
+    resolve_input,
+    run_steps,
+)
 from neurovae.simulate.result import SimulationError, SimulationResult
 from neurovae.simulate.run import run_lava, run_netx_stock
 
@@ -57,17 +64,18 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     first = networks[0]
     inputs = resolve_input(spec, first, count, seed, data_dir)
     static = inputs.ndim == len(first.input_shape) + 1
-    run_steps = steps or (first.steps if static else None)
-    if static and run_steps is None:
+    total_steps = steps or (run_steps(first) if static else None)
+    if static and total_steps is None:
         raise SimulationError("the input has no time axis and the file states no steps; pass --steps T")
-    result = simulate(paths[0], inputs, backend, precision, run_steps, record_voltage, progress)
+    result = simulate(paths[0], inputs, backend, precision, total_steps, record_voltage, progress)
     extra: dict[str, np.ndarray] = {"inputs": inputs}
     lines = [f"{paths[0]}: {result.samples} samples x {result.steps} steps in {result.wall_s:.1f} s "
              f"({result.steps_per_s:.0f} steps/s, {precision}, {result.backend})"]
     final, final_net = result, first
     if len(networks) == 2:
         rates = firing_rates(first, result)
-        latent = poisson_spikes(rates, networks[1].steps or result.steps, np.random.default_rng(seed))
+        window = networks[1].steps or first.steps or result.steps
+        latent = pad_latency(networks[1], poisson_spikes(rates, window, np.random.default_rng(seed)))
         final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress)
         final_net = networks[1]
         extra.update({"encoder_rates": rates, "latent_spikes": latent})

@@ -18,6 +18,7 @@ from neurovae.neurons import SpikingBlock
 
 pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not installed (it needs Python 3.10)")
 from neurovae.simulate import run_lava  # noqa: E402
+from neurovae.simulate.host import pad_latency  # noqa: E402
 
 CONFIG = ESVAEConfig(in_channels=1, image_size=8, channels=(4, 6), latent_dim=10, steps=6)
 
@@ -74,7 +75,8 @@ def test_esvae_encoder_and_decoder_equal_lava_float_spike_for_spike(seed, tmp_pa
     encoder_net = read_netx(tmp_path / "encoder.net")
     with torch.no_grad():
         torch_enc = layer_outputs(model.encoder, model.direct_input(images))
-    result = run_lava(encoder_net, images.numpy(), precision="float", steps=CONFIG.steps, progress=False)
+    total_steps = CONFIG.steps + model.encoder.latency
+    result = run_lava(encoder_net, images.numpy(), precision="float", steps=total_steps, progress=False)
     spikes_compared = compare_spikes(encoder_net, result, torch_enc)
 
     latent = (torch.rand((CONFIG.steps, 3, CONFIG.latent_dim), generator=generator) < 0.4).double()
@@ -82,9 +84,10 @@ def test_esvae_encoder_and_decoder_equal_lava_float_spike_for_spike(seed, tmp_pa
     write_netx(decoder_net, tmp_path / "decoder.net")
     decoder_net = read_netx(tmp_path / "decoder.net")
     with torch.no_grad():
-        torch_dec = layer_outputs(model.decoder, latent)
+        torch_dec = layer_outputs(model.decoder, model.decoder_input(latent))
         torch_images = model.decode(latent)
-    result = run_lava(decoder_net, latent.permute(1, 2, 0).numpy(), precision="float", progress=False)
+    lava_latent = pad_latency(decoder_net, latent.permute(1, 2, 0).numpy())
+    result = run_lava(decoder_net, lava_latent, precision="float", progress=False)
     spikes_compared += compare_spikes(decoder_net, result, torch_dec)
     assert spikes_compared > 100, "the test model should spike"
 

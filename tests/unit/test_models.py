@@ -137,20 +137,26 @@ def test_deployable_parts_are_stacks_whose_input_shape_matches(model):
 
 
 def test_esvae_parts_compose_to_the_forward_pass(tiny_model_config):
-    """``decode(encoder spikes -> rates -> Poisson)`` with one RNG state equals ``forward``."""
+    """``decode(encoder spikes -> rates -> Poisson)`` with one RNG state equals ``forward``.
+
+    Each synapse adds one step of delay: the encoder sees the image for ``T + latency`` steps and its rates
+    are taken over the last ``T``; the decoder runs ``latency`` silent steps after the ``T`` latent steps.
+    """
     torch.manual_seed(0)
     model = MODELS.create("esvae", tiny_model_config("esvae")).eval()
     images = _images(model.config)
     encoder, _, _ = model.deployable_parts()["encoder"]
     decoder, _, _ = model.deployable_parts()["decoder"]
-    rates = encoder(images.unsqueeze(0).expand(model.config.steps, *images.shape)).mean(0)
+    steps = model.config.steps
+    rates = encoder(images.unsqueeze(0).expand(steps + encoder.latency, *images.shape))[encoder.latency:].mean(0)
     torch.manual_seed(3)
     out = model(images)
     torch.manual_seed(3)
     latent = poisson_spikes(rates, model.config.steps, model.config.sampling_width)
     torch.testing.assert_close(out.posterior, rates)
     assert torch.equal(out.latent, latent)
-    torch.testing.assert_close(out.reconstruction, torch.tanh(decoder(latent)))
+    silence = latent.new_zeros((decoder.latency, *latent.shape[1:]))
+    torch.testing.assert_close(out.reconstruction, torch.tanh(decoder(torch.cat([latent, silence]))))
 
 
 # ------------------------------------------------------------------------------------------ Poisson sampler
