@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +29,18 @@ CHUNK_STEPS = 512
 
 
 def _require_lava() -> None:
+    """Import Lava's runtime, or say how to install it.
+
+    Lava's runtime calls ``multiprocessing.set_start_method('fork')`` when first imported, which raises if
+    anything (a DataLoader, joblib, ...) has already fixed the start method. Lava needs ``fork`` anyway, so
+    an already-fixed method is cleared first.
+    """
+    import multiprocessing
+
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
+        multiprocessing.set_start_method(None, force=True)
     try:
-        import lava.magma.core  # noqa: F401
+        import lava.magma.runtime.runtime  # noqa: F401
     except ImportError:
         raise SimulationError(
             "Lava is not installed; install neurovae's 'lava' extra (pip install 'neurovae[lava]', Python 3.10)"
