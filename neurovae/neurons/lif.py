@@ -78,7 +78,7 @@ class LIFParams:
 
 
 def exact(value: float) -> torch.Tensor:
-    """A float64 scalar for snnTorch's buffers: a float64 model (and Lava) then sees e.g. 0.2, not float32's 0.2000000030.
+    """A float64 scalar for snnTorch's buffers: a float64 model (and Lava) sees 0.2, not float32's 0.2000000030.
 
     A 0-dim tensor does not change the dtype of the float32 tensors it meets, so float32 training is unchanged.
     """

@@ -7,6 +7,7 @@ bit on the CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 from tqdm import tqdm
 
 from neurovae.config import RunConfig
@@ -73,28 +74,43 @@ def build_model(config: RunConfig) -> nn.Module:
 
 
 @dataclass
-class EpochStats:
-    """Mean losses of one epoch and its throughput."""
+class EpochProgress:
+    """Running sums of a (possibly interrupted) epoch; saved in mid-epoch checkpoints for exact resume."""
 
-    epoch: int
-    losses: dict[str, float]
-    images: int
-    seconds: float
+    batches: int = 0
+    images: int = 0
+    seconds: float = 0.0
+    sums: dict[str, float] | None = None
 
-    def as_json(self) -> str:
-        """One history line."""
-        return json.dumps({"epoch": self.epoch, **self.losses, "images": self.images,
-                           "seconds": round(self.seconds, 3), "images_per_s": round(self.images / self.seconds, 2)})
+    def add(self, losses: dict[str, torch.Tensor], images: int, seconds: float) -> None:
+        """Account one batch."""
+        self.sums = self.sums or {}
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value.item() * images
+        self.batches, self.images, self.seconds = self.batches + 1, self.images + images, self.seconds + seconds
+
+    def means(self) -> dict[str, float]:
+        """Mean of each loss term so far."""
+        return {k: v / self.images for k, v in (self.sums or {}).items()}
+
+
+def epoch_batches(train_set: Dataset, config: RunConfig, epoch: int) -> list[list[int]]:
+    """The batches of ``epoch``, in order: a generator seeded with ``(seed, epoch)`` fixes them."""
+    order = torch.Generator().manual_seed(config.train.seed * 100_003 + epoch)
+    drop_last = len(train_set) > config.train.batch_size
+    return list(BatchSampler(RandomSampler(train_set, generator=order), config.train.batch_size, drop_last))
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device,
-                step: Callable[[torch.Tensor], dict[str, torch.Tensor]], epoch: int, progress: bool) -> EpochStats:
-    """One pass over ``loader``; ``step(images)`` returns the loss dict of one batch."""
+                step: Callable[[torch.Tensor], dict[str, torch.Tensor]], epoch: int, progress: bool,
+                done: EpochProgress, total_batches: int,
+                after_batch: Callable[[EpochProgress], None] = lambda _: None) -> EpochProgress:
+    """Continue epoch ``epoch`` over ``loader`` (its remaining batches); ``step(images)`` gives the loss dict."""
     model.train()
-    sums: dict[str, float] = {}
-    count, start = 0, time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}", disable=not progress, leave=False, unit="batch")
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}", disable=not progress, leave=False, unit="batch",
+               initial=done.batches, total=total_batches)
     for images, _ in bar:
+        start = time.perf_counter()
         images = images.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         losses = step(images)
@@ -102,11 +118,10 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
             raise FloatingPointError(f"loss became {losses['loss'].item()} in epoch {epoch + 1}; lower train.lr")
         losses["loss"].backward()
         optimizer.step()
-        for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + value.item() * images.shape[0]
-        count += images.shape[0]
-        bar.set_postfix({k: f"{v / count:.4f}" for k, v in sums.items()})
-    return EpochStats(epoch + 1, {k: v / count for k, v in sums.items()}, count, time.perf_counter() - start)
+        done.add(losses, images.shape[0], time.perf_counter() - start)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in done.means().items()})
+        after_batch(done)
+    return done
 
 
 def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False, progress: bool = True,
@@ -117,14 +132,15 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
     seed_everything(config.train.seed)
     model = build_model(config).to(device)
     optimizer = build_optimizer(model, config)
-    start_epoch = 0
+    start_epoch, done = 0, EpochProgress()
     if resume and paths.checkpoint.is_file():
         state = load_checkpoint(paths.checkpoint)
         restore_state(paths.checkpoint, model, optimizer, state,
                       "train into a new --out, or drop --resume to start this run over")
         set_rng_state(state["rng"])
         start_epoch = state["epoch"]
-        log(f"resuming {out} after epoch {start_epoch}")
+        done = EpochProgress(**state.get("epoch_progress", {}))
+        log(f"resuming {out} after epoch {start_epoch}" + (f", batch {done.batches}" if done.batches else ""))
     if start_epoch == 0 and paths.history.exists():
         paths.history.unlink()
     init_run(out, config)
@@ -133,15 +149,31 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
     def step(images: torch.Tensor) -> dict[str, torch.Tensor]:
         return model.loss(images, step_model(images))
 
+    every = config.train.checkpoint_every
+
+    def mid_epoch_checkpoint(epoch: int, total: int) -> Callable[[EpochProgress], None]:
+        def save(progress_so_far: EpochProgress) -> None:
+            if every and progress_so_far.batches % every == 0 and progress_so_far.batches < total:
+                save_checkpoint(paths, model, optimizer, epoch, {"epoch_progress": dataclasses.asdict(progress_so_far)})
+                log(f"epoch {epoch + 1}: {progress_so_far.batches}/{total} batches, "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in progress_so_far.means().items())
+                    + f" ({progress_so_far.images / progress_so_far.seconds:.1f} images/s), checkpoint saved")
+
+        return save
+
     for epoch in range(start_epoch, config.train.epochs):
-        order = torch.Generator().manual_seed(config.train.seed * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=config.train.batch_size, shuffle=True, generator=order,
-                            drop_last=len(train_set) > config.train.batch_size,
-                            num_workers=config.train.num_workers)
-        stats = train_epoch(model, loader, optimizer, device, step, epoch, progress)
+        batches = epoch_batches(train_set, config, epoch)
+        # the loader's own generator keeps it from drawing on the global RNG, which a mid-epoch resume restores
+        loader = DataLoader(train_set, batch_sampler=batches[done.batches:], num_workers=config.train.num_workers,
+                            generator=torch.Generator().manual_seed(epoch))
+        stats = train_epoch(model, loader, optimizer, device, step, epoch, progress, done, len(batches),
+                            mid_epoch_checkpoint(epoch, len(batches)))
         save_checkpoint(paths, model, optimizer, epoch + 1)
         with paths.history.open("a") as history:
-            history.write(stats.as_json() + "\n")
-        log(f"epoch {stats.epoch}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.losses.items())
+            history.write(json.dumps({"epoch": epoch + 1, **stats.means(), "images": stats.images,
+                                      "seconds": round(stats.seconds, 3),
+                                      "images_per_s": round(stats.images / stats.seconds, 2)}) + "\n")
+        log(f"epoch {epoch + 1}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.means().items())
             + f" ({stats.images / stats.seconds:.1f} images/s)")
+        done = EpochProgress()
     return paths

@@ -15,8 +15,8 @@ from neurovae.train.loop import build_model, build_optimizer, pick_device, train
 @pytest.fixture
 def config(tiny_model_config):
     def make(epochs=1, seed=0, **train_fields):
-        fields = dict(epochs=epochs, batch_size=8, lr=0.003, seed=seed, device="cpu",
-                      **{"lr_multipliers": {"bottleneck": 10.0}, **train_fields})
+        fields = {"epochs": epochs, "batch_size": 8, "lr": 0.003, "seed": seed, "device": "cpu",
+                  "lr_multipliers": {"bottleneck": 10.0}, **train_fields}
         return RunConfig("esvae", tiny_model_config("esvae"), DataConfig(dataset="mnist", image_size=8),
                          TrainConfig(**fields))
 
@@ -62,6 +62,36 @@ def test_two_epochs_equal_one_plus_resume_one(tmp_path, config, tiny_dataset):
     # the resumed epoch really trained: the weights moved after the first epoch
     assert not torch.equal(after_one["model"]["bottleneck.0.weight"], b["model"]["bottleneck.0.weight"])
     # history: one line per epoch in both, with the same losses
+    drop = ("seconds", "images_per_s")
+    assert [{k: v for k, v in h.items() if k not in drop} for h in history(straight)] == [
+        {k: v for k, v in h.items() if k not in drop} for h in history(resumed)]
+
+
+def test_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, config, tiny_dataset, monkeypatch):
+    """A run killed between mid-epoch checkpoints continues from the last one exactly."""
+    straight = run(config(epochs=2, checkpoint_every=2, batch_size=4), tmp_path / "straight", tiny_dataset)
+
+    import neurovae.train.loop as loop
+
+    real_add, calls = loop.EpochProgress.add, {"n": 0}
+
+    def add_then_die(self, *args):
+        real_add(self, *args)
+        calls["n"] += 1
+        if calls["n"] == 5:  # after batch 5 of epoch 1: the last checkpoint holds 4 batches
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop.EpochProgress, "add", add_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(config(epochs=2, checkpoint_every=2, batch_size=4), tmp_path / "resumed", tiny_dataset)
+    monkeypatch.setattr(loop.EpochProgress, "add", real_add)
+    middle = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    assert middle["epoch"] == 0 and middle["epoch_progress"]["batches"] == 4
+    resumed = run(config(epochs=2, checkpoint_every=2, batch_size=4), tmp_path / "resumed", tiny_dataset, resume=True)
+
+    a, b = load_checkpoint(straight.checkpoint), load_checkpoint(resumed.checkpoint)
+    assert_same_state(a["model"], b["model"])
+    assert_same_state(a["optimizer"], b["optimizer"])
     drop = ("seconds", "images_per_s")
     assert [{k: v for k, v in h.items() if k not in drop} for h in history(straight)] == [
         {k: v for k, v in h.items() if k not in drop} for h in history(resumed)]
