@@ -29,11 +29,6 @@ from neurovae.neurons import (
 PROPERTY = settings(max_examples=30, deadline=None)
 
 
-def f32(value: float) -> float:
-    """``value`` as the float32 the snnTorch module stores it (its parameters are float32 buffers)."""
-    return float(torch.tensor(value, dtype=torch.float32))
-
-
 def reference_lif(current: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
     """``v_t = beta v_{t-1} (1 - s_{t-1}) + I_t``, ``s_t = [v_t > threshold]``, one neuron at a time."""
     steps, flat = current.shape[0], current.reshape(current.shape[0], -1)
@@ -55,7 +50,7 @@ def test_lif_equals_reference_loop(beta, threshold):
     generator = torch.Generator().manual_seed(1)
     current = threshold * (torch.rand(24, 3, 2, 5, generator=generator, dtype=torch.float64) * 1.3 - 0.2)
     spikes = LIF(LIFParams(beta, threshold))(current)
-    expected = reference_lif(current, f32(beta), f32(threshold))
+    expected = reference_lif(current, beta, threshold)
     assert spikes.dtype == torch.float64 and spikes.shape == current.shape
     assert int((spikes != expected).sum()) == 0
     assert 0 < int(spikes.sum()) < spikes.numel()  # the case exercises both firing and resetting
@@ -72,7 +67,7 @@ def test_lif_equals_reference_loop_property(beta, threshold, seed, steps):
     generator = torch.Generator().manual_seed(seed)
     current = (torch.rand(steps, 2, 4, generator=generator, dtype=torch.float64) * 2 - 0.5) * threshold
     spikes = LIF(LIFParams(beta, threshold))(current)
-    assert torch.equal(spikes, reference_lif(current, f32(beta), f32(threshold)))
+    assert torch.equal(spikes, reference_lif(current, beta, threshold))
 
 
 def test_lif_state_starts_at_zero_on_every_call():
@@ -114,7 +109,7 @@ def test_surrogate_gradient_is_a_box(threshold, width, offsets):
     spikes.sum().backward()
     expected = ((current.detach() - threshold).abs() < width / 2).double() / width
     torch.testing.assert_close(current.grad, expected)
-    assert torch.equal(spikes.detach(), (current.detach() > f32(threshold)).double())
+    assert torch.equal(spikes.detach(), (current.detach() > threshold).double())
 
 
 def test_surrogate_gradient_scales_the_incoming_gradient():

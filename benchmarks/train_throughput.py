@@ -1,0 +1,286 @@
+"""ESVAE training throughput (images/s) and peak memory, optionally side by side with the reference code.
+
+Usage::
+
+    python benchmarks/train_throughput.py                                  # ours, CPU, batch 32, paper settings
+    python benchmarks/train_throughput.py --reference /tmp/esvae-ref       # + QgZhan/ESVAE, same batches, ratio
+    python benchmarks/train_throughput.py --config configs/esvae_fmnist_small.yaml --batch-size 64
+    python benchmarks/train_throughput.py --device cuda --batch-size 256 --reference /tmp/esvae-ref
+
+One timed step is forward + loss + backward + optimizer step (+ ``loss.item()``, as both training loops do).
+Both implementations train on the same batches (real Fashion-MNIST when found, else uniform noise in
+[-1, 1]) in one process, their timed steps interleaved one by one so that a change in the machine's load
+hits both alike; warmup steps are not timed. Peak memory: ``torch.cuda.max_memory_allocated`` on a GPU;
+on the CPU the peak RSS (``VmHWM``) of a fresh process that trains only that implementation for
+``1 + 1`` steps (RSS is per process, so it cannot be split inside one process).
+
+The reference implementation (https://github.com/QgZhan/ESVAE) is never vendored: pass ``--reference DIR``
+pointing at a checkout of it (``git clone https://github.com/QgZhan/ESVAE DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from neurovae.config import load_config  # noqa: E402
+from neurovae.registry import MODELS  # noqa: E402
+from neurovae.train.loop import build_optimizer  # noqa: E402
+
+DEFAULT_CONFIG = REPO / "configs" / "esvae_fmnist.yaml"  # the paper's FMNIST settings (32x32, T=16, latent 128)
+
+
+@dataclass
+class Trainer:
+    """One implementation: ``step(images)`` runs one full training step and returns the loss."""
+
+    name: str
+    step: Callable[[torch.Tensor], float]
+
+
+def build_ours(config, device: torch.device, compile_model: bool) -> Trainer:
+    """neurovae's model, with the training loop's optimizer and loss (``neurovae.train.loop``)."""
+    model = MODELS.create(config.model_name, config.model).to(device)
+    model.train()
+    optimizer = build_optimizer(model, config)
+    forward = torch.compile(model) if compile_model else model
+
+    def step(images: torch.Tensor) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        losses = model.loss(images, forward(images))
+        losses["loss"].backward()
+        optimizer.step()
+        return losses["loss"].item()
+
+    return Trainer("neurovae" + (" (compiled)" if compile_model else ""), step)
+
+
+def _stub_missing(names: list[str]) -> None:
+    """Empty modules for imports the reference needs but never uses in training (e.g. pycuda)."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            sys.modules[name] = types.ModuleType(name)
+
+
+def build_reference(directory: str, config, device: torch.device) -> Trainer:
+    """The reference ESVAE (``svae_models/esvae.py``) with ``main_esvae.py``'s training step and optimizer."""
+    root = Path(directory).expanduser().resolve()
+    if not (root / "svae_models" / "esvae.py").is_file() or not (root / "global_v.py").is_file():
+        raise SystemExit(f"--reference {directory}: no svae_models/esvae.py and global_v.py there; "
+                         "pass a checkout of https://github.com/QgZhan/ESVAE")
+    model_config, train = config.model, config.train
+    if (tuple(model_config.channels) != (32, 64, 128, 256) or model_config.image_size != 32
+            or model_config.in_channels != 1):
+        raise SystemExit("the reference hard-codes channels 32-64-128-256 on 1x32x32 images; "
+                         "use a config with those (e.g. configs/esvae_fmnist.yaml) for --reference")
+    sys.path.insert(0, str(root))
+    _stub_missing(["pycuda", "pycuda.driver"])
+    glv = importlib.import_module("global_v")
+    glv.init({"in_channels": 1, "latent_dim": model_config.latent_dim, "n_steps": model_config.steps, "k": 20,
+              "batch_size": train.batch_size, "lr": train.lr}, [device])
+    esvae = importlib.import_module("svae_models.esvae")
+    net = esvae.ESVAE(device=device, distance_lambda=model_config.mmd_lambda, mmd_type="rbf").to(device)
+    net.train()
+    params = list(net.named_parameters())
+    multiplier = train.lr_multipliers.get("bottleneck", 1.0)  # their "sample_layer" is our bottleneck
+    optimizer = torch.optim.AdamW([
+        {"params": [p for n, p in params if "sample_layer" in n], "weight_decay": train.weight_decay,
+         "lr": train.lr * multiplier},
+        {"params": [p for n, p in params if "sample_layer" not in n], "weight_decay": train.weight_decay,
+         "lr": train.lr},
+    ], lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
+    steps = model_config.steps
+
+    def step(images: torch.Tensor) -> float:
+        optimizer.zero_grad()
+        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T), main_esvae.py
+        recon, r_q, r_p, _ = net(spike_input, scheduled=True)
+        losses = net.loss_function_mmd(images, recon, r_q, r_p)
+        losses["loss"].backward()
+        optimizer.step()
+        return losses["loss"].item()
+
+    return Trainer("reference (QgZhan/ESVAE)", step)
+
+
+def make_batches(count: int, batch_size: int, image_size: int, source: str, device: torch.device):
+    """``count`` batches of training images in [-1, 1] and a word saying where they came from."""
+    if source == "fashion_mnist":
+        from neurovae.data import load_dataset
+        from neurovae.data.errors import DataError
+
+        try:
+            data = load_dataset("fashion_mnist", None, "train", image_size, limit=count * batch_size)
+            images = data.images
+            return [images[i * batch_size:(i + 1) * batch_size].to(device) for i in range(count)], "fashion_mnist"
+        except DataError as error:
+            print(f"(no Fashion-MNIST: {error}; timing on random images)", file=sys.stderr)
+    generator = torch.Generator().manual_seed(0)
+    batches = [torch.rand(batch_size, 1, image_size, image_size, generator=generator) * 2 - 1 for _ in range(count)]
+    return [b.to(device) for b in batches], "random"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_step(trainer: Trainer, images: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """Wall-clock and process-CPU seconds of one training step (``loss.item()`` syncs; on a GPU also an
+    explicit sync). CPU seconds count every thread of this process and no other process, so they move
+    less than wall-clock time when other programs share the cores."""
+    _sync(device)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    trainer.step(images)
+    _sync(device)
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` would also count the parent's RSS at fork time,
+    which survives ``exec``); elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def probe_cpu_memory(args: argparse.Namespace, which: str) -> float | None:
+    """Peak RSS (MiB) of a fresh process that trains only ``which`` for one warmup and one timed step."""
+    command = [sys.executable, __file__, "--config", args.config, "--batch-size", str(args.batch_size),
+               "--steps", "1", "--warmup", "1", "--device", "cpu", "--data", args.data, "--memory-probe", which]
+    command += ["--threads", str(args.threads)] if args.threads else []
+    command += ["--reference", args.reference] if args.reference else []
+    command += ["--compile"] if args.compile else []
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        print(f"(memory probe of {which} failed: {done.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="esvae", help="registered model name (default esvae)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help="run config YAML (default: configs/esvae_fmnist.yaml, the paper's settings)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per implementation")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per implementation first")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our model (reports compile time)")
+    parser.add_argument("--reference", metavar="DIR", help="checkout of github.com/QgZhan/ESVAE to time as well")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--data", choices=("fashion_mnist", "random"), default="fashion_mnist")
+    parser.add_argument("--no-memory", action="store_true", help="skip the CPU peak-RSS probes (faster)")
+    parser.add_argument("--memory-probe", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.batch_size < 1 or args.steps < 1 or args.warmup < 0:
+        parser.error("--batch-size and --steps must be positive, --warmup non-negative")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda asked for, but torch sees no CUDA device")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    config = load_config(args.config, {"train.batch_size": args.batch_size})
+    if config.model_name != args.model:
+        raise SystemExit(f"--config {args.config} is a {config.model_name} config, not {args.model}")
+    config.train.device = args.device
+
+    memory: dict[str, str] = {}
+    if device.type == "cpu" and not args.no_memory and not args.memory_probe:  # fresh processes, run first
+        for which in ("ours", "reference") if args.reference else ("ours",):
+            mib = probe_cpu_memory(args, which)
+            memory[which] = "n/a" if mib is None else f"{mib / 1024:.2f} GiB (peak RSS)"
+
+    torch.manual_seed(0)
+    trainers, compile_seconds = [], None
+    if args.memory_probe in (None, "ours"):
+        trainers.append(build_ours(config, device, args.compile))
+    if args.reference and args.memory_probe in (None, "reference"):
+        trainers.append(build_reference(args.reference, config, device))
+    batches, source = make_batches(args.warmup + args.steps, args.batch_size, config.model.image_size,
+                                   args.data, device)
+
+    times: dict[str, list[float]] = {t.name: [] for t in trainers}
+    cpu_times: dict[str, list[float]] = {t.name: [] for t in trainers}
+    peak_gpu: dict[str, int] = {t.name: 0 for t in trainers}
+    for trainer in trainers:  # warmup (and compilation), not timed
+        for i in range(args.warmup):
+            seconds, _ = timed_step(trainer, batches[i], device)
+            if i == 0 and args.compile and trainer is trainers[0]:
+                compile_seconds = seconds
+    for i in range(args.warmup, args.warmup + args.steps):  # interleaved, so load changes hit both alike
+        for trainer in trainers:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            wall, cpu = timed_step(trainer, batches[i], device)
+            times[trainer.name].append(wall)
+            cpu_times[trainer.name].append(cpu)
+            if device.type == "cuda":
+                peak_gpu[trainer.name] = max(peak_gpu[trainer.name], torch.cuda.max_memory_allocated(device))
+
+    if args.memory_probe:
+        print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
+        return
+
+    for trainer, which in zip(trainers, ("ours", "reference"), strict=False):
+        if device.type == "cuda":
+            memory[which] = f"{peak_gpu[trainer.name] / 2**30:.2f} GiB (CUDA max allocated)"
+
+    model = config.model
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"{args.model} training throughput on {where}, torch {torch.__version__}")
+    print(f"  config {Path(args.config).name}: channels {'-'.join(map(str, model.channels))}, latent "
+          f"{model.latent_dim}, T={model.steps}, {model.image_size}x{model.image_size}; data: {source}; "
+          f"{args.steps} timed steps each after {args.warmup} warmup, interleaved")
+    if compile_seconds is not None:
+        print(f"  torch.compile: first (compiling) step took {compile_seconds:.1f} s")
+    print(f"{'implementation':<26} {'batch':>5} {'images/s':>9} {'s/step':>7} {'min':>7}  "
+          f"{'CPU s/step':>10}  peak memory")
+    rates, cpu_rates = {}, {}
+    for trainer, which in zip(trainers, ("ours", "reference"), strict=False):
+        spent, cpu = times[trainer.name], cpu_times[trainer.name]
+        rates[trainer.name] = args.batch_size * len(spent) / sum(spent)
+        cpu_rates[trainer.name] = args.batch_size * len(cpu) / sum(cpu)
+        print(f"{trainer.name:<26} {args.batch_size:>5} {rates[trainer.name]:>9.1f} {statistics.median(spent):>7.2f} "
+              f"{min(spent):>7.2f}  {statistics.median(cpu):>10.2f}  {memory.get(which, '-')}")
+    if len(trainers) == 2:
+        (ours, ref), (cpu_ours, cpu_ref) = (rates[t.name] for t in trainers), (cpu_rates[t.name] for t in trainers)
+        print(f"ratio ours/reference: {ours / ref:.2f}x images/s (wall clock); "
+              f"{cpu_ours / cpu_ref:.2f}x images per CPU-second")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
