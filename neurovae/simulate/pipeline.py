@@ -30,6 +30,11 @@ from neurovae.simulate.run import run_lava, run_netx_stock
 def simulate(network_path: str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
              steps: int | None, record_voltage: bool, progress: bool) -> SimulationResult:
     """One network on one backend."""
+    if backend == "emulator":
+        from neurovae.emulator import run_emulator
+
+        return run_emulator(network_path, inputs, precision=precision, record_voltage=record_voltage,
+                            progress=progress, steps=steps)
     if backend == "netx":
         if precision != "fixed":
             raise SimulationError("--backend netx runs stock lava-dl netx, which is fixed point only: add "
