@@ -8,6 +8,8 @@ from pathlib import Path
 from neurovae.cli.common import add_data_argument
 
 PARTS = ("encoder", "decoder", "full")
+EMULATOR_FROM = 64
+"""``neurovae run`` uses the emulator by default from this many samples on (Lava takes seconds per sample)."""
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -18,6 +20,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--part", choices=PARTS, default="decoder",
                         help="which part (full: PREFIX-encoder.net and PREFIX-decoder.net)")
     export.add_argument("-o", "--out", required=True, help="output .net file (for --part full: a path prefix)")
+    export.add_argument("--precision", choices=("float", "fixed"), default="float",
+                        help="fixed: Loihi's integer formats (8-bit weights with a scale per layer, 13-bit biases, "
+                             "17-bit thresholds, 12-bit decays); see neurovae.export.quantize")
+    export.add_argument("--weight-scale", type=float, metavar="S",
+                        help="with --precision fixed: one scale (device units per training unit) for every layer "
+                             "instead of the automatic per-layer scales")
     export.set_defaults(handler=run_export)
 
     inspect = commands.add_parser("inspect", help="summarize a netx file: layers, neurons, cores needed")
@@ -30,8 +38,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                      "with Poisson sampling of the latent on the host in between")
     run.add_argument("--input", required=True, metavar="SPEC",
                      help="dataset[:NAME[:SPLIT]] | prior[:SEED] | FILE.npy  (see neurovae.simulate.host)")
-    run.add_argument("--backend", choices=("lava", "netx"), default="lava",
-                     help="lava: neurovae's Lava graph; netx: lava-dl's stock netx Network (fixed point only)")
+    run.add_argument("--backend", choices=("lava", "netx", "emulator"),
+                     help="lava: neurovae's Lava graph; netx: lava-dl's stock netx Network (fixed point only); "
+                     f"emulator: the batched PyTorch emulator, equal to Lava (default: emulator for -n >= "
+                     f"{EMULATOR_FROM}, else lava)")
     run.add_argument("--precision", choices=("float", "fixed"), default="float")
     run.add_argument("--steps", type=int, help="time steps per sample (default: the file's)")
     run.add_argument("-n", "--samples", type=int, default=16, help="number of samples (default 16)")
@@ -52,18 +62,29 @@ def export_paths(out: str, part: str) -> dict[str, Path]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Export one part (or both) of a trained run."""
+    """Export one part (or both) of a trained run; a fixed-point export also prints how each layer was quantized."""
     from neurovae.config import config_to_dict
-    from neurovae.export import export_to_file
+    from neurovae.export import ExportError, export_model, format_report, quantize_with_report
+    from neurovae.export.quantize import QuantizationError
+    from neurovae.netx import write_netx
     from neurovae.train.checkpoint import open_run
     from neurovae.train.loop import build_model
 
+    if args.weight_scale is not None and args.precision != "fixed":
+        raise ExportError("--weight-scale sets the fixed-point scale: add --precision fixed")
     _, config, state = open_run(args.run)
     model = build_model(config)
     model.load_state_dict(state["model"])
     model.eval()
     for part, path in export_paths(args.out, args.part).items():
-        network = export_to_file(model, part, path, model_config=config_to_dict(config))
+        network = export_model(model, part, model_config=config_to_dict(config))
+        if args.precision == "fixed":
+            try:
+                network, rows = quantize_with_report(network, scale=args.weight_scale)
+            except QuantizationError as error:
+                raise ExportError(f"{part}: {error}") from None
+            print(format_report(rows))
+        write_netx(network, path)
         print(f"wrote {path}: {part}, {len(network.layers)} layers, precision {network.precision}")
     return 0
 
@@ -92,7 +113,8 @@ def run_network(args: argparse.Namespace) -> int:
         from neurovae.simulate import SimulationError
 
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
-    report = simulate_files(args.nets, args.input, backend=args.backend, precision=args.precision,
+    backend = args.backend or ("emulator" if args.samples >= EMULATOR_FROM else "lava")
+    report = simulate_files(args.nets, args.input, backend=backend, precision=args.precision,
                             steps=args.steps, count=args.samples, seed=args.seed, data_dir=args.data,
                             out=args.out, record_voltage=args.voltages, progress=not args.no_progress)
     print(report)

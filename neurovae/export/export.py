@@ -2,6 +2,8 @@
 
 Exporting never changes the model (DESIGN principle 6): writers copy and fold parameters; the model's
 own weights and modes are left exactly as they were (a test checks its state_dict before and after).
+``precision='fixed'`` quantizes the float record afterwards (:mod:`neurovae.export.quantize`, a pure function
+of records).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import numpy as np
 from torch import nn
 
 from neurovae.errors import NeurovaeError
+from neurovae.export.quantize import QuantizationError, quantize_network
 from neurovae.export.writers import WRITERS, ExportState
 from neurovae.netx import InputLayer, NetworkRecord, NetxError, write_netx
 from neurovae.neurons import SpikingStack
 
 READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage"}
+PRECISIONS = ("float", "fixed")
 
 
 class ExportError(NeurovaeError):
@@ -50,21 +54,41 @@ def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readou
 
 
 def export_model(model: nn.Module, part: str, model_config: dict[str, Any] | None = None,
-                 weight_scale: float = 64.0) -> NetworkRecord:
-    """The netx record of one deployable part (``encoder``, ``decoder`` ...) of a model, in eval mode."""
+                 weight_scale: float = 64.0, precision: str = "float", scale: float | None = None) -> NetworkRecord:
+    """The netx record of one deployable part (``encoder``, ``decoder`` ...) of a model, in eval mode.
+
+    Args:
+        model: a model with ``deployable_parts()`` and ``host_arrays(part)``.
+        part: which part.
+        model_config: the run's configuration, stored in the file.
+        weight_scale: device units per training unit of a float export.
+        precision: ``float``, or ``fixed`` for Loihi's integer formats (:func:`~neurovae.export.quantize_network`).
+        scale: fixed only: one scale for every layer instead of the automatic per-layer scales.
+    """
+    if precision not in PRECISIONS:
+        raise ExportError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
+    if scale is not None and precision != "fixed":
+        raise ExportError("a quantization scale only applies to precision='fixed'")
     parts = model.deployable_parts()
     if part not in parts:
         raise ExportError(f"model has no part {part!r}; choose one of {', '.join(parts)}")
     stack, encoding, readout = parts[part]
     host = {name: tensor.double().cpu().numpy() for name, tensor in model.host_arrays(part).items()}
-    return export_stack(stack, steps=model.config.steps, input_encoding=encoding, readout=READOUTS[readout],
-                        weight_scale=weight_scale, host=host,
-                        model_config={**(model_config or {}), "part": part, "output": readout})
+    network = export_stack(stack, steps=model.config.steps, input_encoding=encoding, readout=READOUTS[readout],
+                           weight_scale=weight_scale, host=host,
+                           model_config={**(model_config or {}), "part": part, "output": readout})
+    if precision == "fixed":
+        try:
+            network = quantize_network(network, scale=scale)
+        except QuantizationError as error:
+            raise ExportError(f"{part}: {error}") from None
+    return network
 
 
 def export_to_file(model: nn.Module, part: str, path: str | os.PathLike,
-                   model_config: dict[str, Any] | None = None, weight_scale: float = 64.0) -> NetworkRecord:
+                   model_config: dict[str, Any] | None = None, weight_scale: float = 64.0,
+                   precision: str = "float", scale: float | None = None) -> NetworkRecord:
     """Export ``part`` and write it to ``path`` (atomically: a failed export leaves no file)."""
-    network = export_model(model, part, model_config, weight_scale)
+    network = export_model(model, part, model_config, weight_scale, precision, scale)
     write_netx(network, path)
     return network

@@ -9,8 +9,11 @@ lava-dl's stock ``netx.hdf5.Network`` reads for the layer types it supports)::
         steps             int           time steps per sample T (only when stated)
         input_encoding    str           'spikes' (binary input) | 'direct' (graded real values every step)
         readout           str           'spikes' | 'voltage' (last layer's voltage at the last step)
-        weight_scale      float         device units per training unit (lava-dl: 64 = 2**6)
+        weight_scale      float         device units per training unit (lava-dl: 64 = 2**6); with layer_scales,
+                                        the last spiking layer's: what a voltage readout is divided by
         precision         str           'float' | 'fixed' (fixed: every parameter is a whole number)
+        layer_scales      float64 (N,)  optional: device units per training unit of each layer (0 where a
+                                        layer has no parameters), written by per-layer quantization
     /layer/<i>                          one group per layer, i = 0..N-1 in order
         type        (1,) S10            'input' | 'dense' | 'conv' | 'convT' | 'flatten'
         shape       int array           output shape, CHW: (n,) or (C, H, W); flatten: (C*H*W, 1, 1)
@@ -30,10 +33,13 @@ lava-dl's stock ``netx.hdf5.Network`` reads for the layer types it supports)::
     /host/<name>                        optional float64 arrays for what stays on the host (not the chip),
                                         e.g. an ESVAE decoder's prior bottleneck prior_weight, prior_bias
 
-Weights, biases and ``vThMant`` share one unit (device units = training units x ``weight_scale``). Decays
-are stored as integers when whole (fixed point) and as float64 otherwise (``vDecay = 4096 * dv``, exact for
-float runs). ``convT`` has no output-padding key (SLAYER writes none): it follows from the input and output
-shapes. Stock netx cannot load ``convT``; :mod:`neurovae.simulate` runs it with its own Lava process.
+Within a layer, weights, biases and ``vThMant`` share one unit: device units = training units x the layer's
+scale, ``layer_scales[i]`` when present, else ``weight_scale`` for every layer. Per-layer scales are exact
+because a layer's neurons only see their own synapse's output (spikes carry no unit); see
+:mod:`neurovae.export.quantize` for how a fixed-point export chooses them. Decays are stored as integers when
+whole (fixed point) and as float64 otherwise (``vDecay = 4096 * dv``, exact for float runs). ``convT`` has no
+output-padding key (SLAYER writes none): it follows from the input and output shapes. Stock netx cannot load
+``convT``; :mod:`neurovae.simulate` runs it with its own Lava process.
 
 Example:
     >>> import numpy as np

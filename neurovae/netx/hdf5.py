@@ -148,7 +148,8 @@ def read_netx(path: str | os.PathLike) -> NetworkRecord:
         raise NetxError(f"{source}: the 'layer' group is empty; the file holds no network")
     if "neurovae_version" not in attrs:
         attrs = {**_foreign_attributes(layers), **attrs}
-    known = ("steps", "input_encoding", "readout", "weight_scale", "precision", "model_config", "neurovae_version")
+    known = ("steps", "input_encoding", "readout", "weight_scale", "precision", "model_config", "neurovae_version",
+             "layer_scales")
     kwargs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items() if k in known}
     try:
         return NetworkRecord(layers=tuple(layers), host=host, **kwargs)

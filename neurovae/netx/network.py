@@ -50,11 +50,16 @@ class NetworkRecord:
         input_encoding: one of :data:`ENCODINGS`.
         readout: one of :data:`READOUTS`.
         weight_scale: device units per training unit (weights, biases and thresholds alike; lava-dl uses 64).
+            With ``layer_scales``, it is the last spiking layer's scale: what a voltage readout is divided by.
         precision: one of :data:`PRECISIONS`.
         model_config: the model's configuration as a JSON string.
         neurovae_version: the version that wrote the file ("" for files written by other tools).
         host: arrays for the computation that stays on the host (not on the chip), by name, e.g. an ESVAE
             decoder's prior bottleneck (``prior_weight``, ``prior_bias``); stored under ``/host``.
+        layer_scales: device units per training unit of each layer, in layer order (0 for layers without
+            parameters), when layers differ (a per-layer quantized network, see :mod:`neurovae.export.quantize`);
+            None: every layer uses ``weight_scale``. Exact, because a layer's neurons only see its own synapse:
+            weights, bias and threshold of a layer share its scale, and spikes carry no unit.
     """
 
     layers: tuple[Layer, ...]
@@ -66,6 +71,7 @@ class NetworkRecord:
     model_config: str = "{}"
     neurovae_version: str = field(default_factory=_package_version)
     host: dict[str, np.ndarray] = field(default_factory=dict)
+    layer_scales: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         layers = tuple(self.layers)
@@ -82,6 +88,7 @@ class NetworkRecord:
         self._check_attributes()
         self._check_host()
         self._propagate()
+        self._check_layer_scales()
         if self.readout == "voltage" and not layers[-1].spiking:
             raise NetxError(f"readout 'voltage' needs a spiking last layer, not {layers[-1].type}")
         if self.precision == "fixed":
@@ -114,6 +121,28 @@ class NetworkRecord:
             array.setflags(write=False)
             host[str(name)] = array
         object.__setattr__(self, "host", host)
+
+    def _check_layer_scales(self) -> None:
+        if self.layer_scales is None:
+            return
+        try:
+            scales = tuple(float(s) for s in np.asarray(self.layer_scales, dtype=np.float64).reshape(-1))
+        except (TypeError, ValueError):
+            raise NetxError(f"layer_scales={self.layer_scales!r} must be numbers, one per layer") from None
+        if len(scales) != len(self.layers):
+            raise NetxError(f"layer_scales has {len(scales)} values for {len(self.layers)} layers; give one per layer")
+        for index, (layer, scale) in enumerate(zip(self.layers, scales, strict=True)):
+            if not math.isfinite(scale) or scale < 0 or (layer.spiking and scale == 0):
+                raise NetxError(f"layer_scales[{index}]={scale!r} ({layer.type}) must be a positive number")
+        spiking = [i for i, layer in enumerate(self.layers) if layer.spiking]
+        if spiking and not math.isclose(scales[spiking[-1]], self.weight_scale, rel_tol=1e-12):
+            raise NetxError(f"weight_scale={self.weight_scale:g} differs from the last spiking layer's scale "
+                            f"{scales[spiking[-1]]:g}; with layer_scales, weight_scale must be the readout layer's")
+        object.__setattr__(self, "layer_scales", scales)
+
+    def scale(self, index: int) -> float:
+        """Device units per training unit of layer ``index`` (``layer_scales[index]`` or ``weight_scale``)."""
+        return self.weight_scale if self.layer_scales is None else self.layer_scales[index]
 
     def _propagate(self) -> None:
         shapes: list[tuple[int, ...]] = []
@@ -175,9 +204,9 @@ class NetworkRecord:
         """Whether lava-dl's stock netx loader can run every layer."""
         return all(self.stock_layers)
 
-    def attributes(self) -> dict[str, str | int | float]:
-        """Neurovae's HDF5 root attributes (``steps`` only when stated)."""
-        attrs: dict[str, str | int | float] = {
+    def attributes(self) -> dict[str, str | int | float | tuple[float, ...]]:
+        """Neurovae's HDF5 root attributes (``steps`` and ``layer_scales`` only when set)."""
+        attrs: dict[str, str | int | float | tuple[float, ...]] = {
             "neurovae_version": self.neurovae_version,
             "model_config": self.model_config,
             "input_encoding": self.input_encoding,
@@ -187,6 +216,8 @@ class NetworkRecord:
         }
         if self.steps is not None:
             attrs["steps"] = self.steps
+        if self.layer_scales is not None:
+            attrs["layer_scales"] = self.layer_scales
         return attrs
 
     def __eq__(self, other: object) -> bool:
