@@ -65,6 +65,8 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
 
     from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
 
+    if steps is not None and steps < 1:
+        raise SimulationError(f"--steps {steps}: give a positive number of time steps")
     networks = [read_netx(p) for p in paths]
     first = networks[0]
     inputs = resolve_input(spec, first, count, seed, data_dir)
