@@ -67,15 +67,16 @@ def run_export(args: argparse.Namespace) -> int:
     from neurovae.export import ExportError, export_model, format_report, quantize_with_report
     from neurovae.export.quantize import QuantizationError
     from neurovae.netx import write_netx
-    from neurovae.train.checkpoint import open_run
+    from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
 
     if args.weight_scale is not None and args.precision != "fixed":
         raise ExportError("--weight-scale sets the fixed-point scale: add --precision fixed")
-    _, config, state = open_run(args.run)
+    paths, config, state = open_run(args.run)
     model = build_model(config)
-    model.load_state_dict(state["model"])
+    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     model.eval()
+    networks = {}  # every part is exported (and quantized) before any file is written
     for part, path in export_paths(args.out, args.part).items():
         network = export_model(model, part, model_config=config_to_dict(config))
         if args.precision == "fixed":
@@ -84,6 +85,8 @@ def run_export(args: argparse.Namespace) -> int:
             except QuantizationError as error:
                 raise ExportError(f"{part}: {error}") from None
             print(format_report(rows))
+        networks[path] = (part, network)
+    for path, (part, network) in networks.items():
         write_netx(network, path)
         print(f"wrote {path}: {part}, {len(network.layers)} layers, precision {network.precision}")
     return 0

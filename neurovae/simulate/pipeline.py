@@ -96,9 +96,10 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     if images is not None:
         grid = saved.with_suffix(".png")
         if static and len(networks) == 2:
-            save_comparison_grid({"input": torch.from_numpy(inputs).float(), "Lava": torch.from_numpy(images).float()},
-                                 grid, title=f"reconstructions in Lava ({precision})", ncol=16)
+            save_comparison_grid({"input": torch.from_numpy(inputs).float(),
+                                  final.backend: torch.from_numpy(images).float()},
+                                 grid, title=f"reconstructions on {final.backend} ({precision})", ncol=16)
         else:
-            save_image_grid(torch.from_numpy(images).float(), grid, title=f"decoded in Lava ({precision})")
+            save_image_grid(torch.from_numpy(images).float(), grid, title=f"decoded on {final.backend} ({precision})")
         lines.append(f"wrote {grid}")
     return "\n".join(lines)
