@@ -38,7 +38,8 @@ class SimulationResult:
         voltages: layer index -> ``[N, *shape, T]`` voltages after each step (only with ``record_voltage``).
         readout: the network's readout, ``spikes`` or ``voltage``.
         precision: ``float`` or ``fixed``.
-        backend: ``neurovae`` (:func:`run_lava`) or ``netx`` (:func:`run_netx_stock`).
+        backend: ``neurovae`` (:func:`run_lava`), ``netx`` (:func:`run_netx_stock`) or ``emulator``
+            (:func:`neurovae.emulator.run_emulator`).
         wall_s: seconds spent building, compiling and running.
     """
 
