@@ -54,4 +54,7 @@ def describe(network: NetworkRecord) -> str:
         else f"stock lava-dl netx cannot load layer {', '.join(not_stock)}; use neurovae.simulate.run_lava"
     )
     table = [line(_COLUMNS), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
+    if network.layer_scales is not None:
+        scales = ", ".join(f"{i}: {_number(s)}" for i, s in enumerate(network.layer_scales) if s)
+        footer += f"\nper-layer scales (device units per training unit): {scales}"
     return "\n".join([header, *table, footer])
