@@ -24,17 +24,21 @@ from neurovae.netx.layers import Layer, _array, _ints, _reject_unsupported, _req
 from neurovae.netx.neuron import CubaNeuron
 
 
+@dataclass(frozen=True, eq=False)
 class _ConvBase(_SpikingLayer):
-    """Shared parts of ``conv`` and ``convT``."""
+    """Shared fields and checks of ``conv`` and ``convT`` (see those classes for the weight layouts)."""
 
     weight: np.ndarray
     neuron: CubaNeuron
     shape: tuple[int, ...]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    groups: int
-    bias: np.ndarray | None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    bias: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self._check_geometry()
 
     @property
     def inChannels(self) -> int:  # noqa: N802 - netx's name
@@ -126,18 +130,7 @@ class ConvLayer(_ConvBase):
         bias: ``(outChannels,)`` per-channel bias, or None.
     """
 
-    weight: np.ndarray
-    neuron: CubaNeuron
-    shape: tuple[int, ...]
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    bias: np.ndarray | None = None
     type: ClassVar[str] = "conv"
-
-    def __post_init__(self) -> None:
-        self._check_geometry()
 
     @property
     def inChannels(self) -> int:  # noqa: N802 - netx's name
@@ -181,19 +174,8 @@ class ConvTLayer(_ConvBase):
         bias: ``(outChannels,)`` per-channel bias, or None.
     """
 
-    weight: np.ndarray
-    neuron: CubaNeuron
-    shape: tuple[int, ...]
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    bias: np.ndarray | None = None
     type: ClassVar[str] = "convT"
     stock_netx: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self._check_geometry()
 
     @property
     def inChannels(self) -> int:  # noqa: N802 - netx's name
