@@ -11,6 +11,7 @@ pytest.importorskip("lava.lib.dl.netx", reason="lava-dl is not installed")
 torch = pytest.importorskip("torch")
 
 import lava.lib.dl.slayer as slayer  # noqa: E402
+from slayer_files import export_slayer  # noqa: E402
 
 from neurovae.cli.main import main  # noqa: E402
 from neurovae.netx import CubaNeuron, DenseLayer, InputLayer, NetworkRecord, write_netx  # noqa: E402
@@ -25,18 +26,7 @@ def slayer_file(tmp_path):
     torch.manual_seed(5)
     blocks = [slayer.block.cuba.Dense(PARAMS, 16, 10, weight_scale=3, weight_norm=False),
               slayer.block.cuba.Dense(PARAMS, 10, 4, weight_scale=3, weight_norm=False)]
-    x = (torch.rand(1, 16, 4) < 0.4).float()
-    for block in blocks:
-        x = block(x)
-    path = tmp_path / "slayer.net"
-    with h5py.File(path, "w") as handle:
-        layers = handle.create_group("layer")
-        first = layers.create_group("0")
-        first.create_dataset("type", (1,), "S10", [b"input"])
-        first.create_dataset("shape", data=np.array([16]))
-        for index, block in enumerate(blocks, start=1):
-            block.export_hdf5(layers.create_group(str(index)))
-    return path
+    return export_slayer(tmp_path / "slayer.net", blocks, (16,))
 
 
 def test_slayer_file_through_inspect_and_run_equals_stock_netx(slayer_file, tmp_path, capsys):

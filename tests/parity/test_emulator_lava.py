@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import h5py
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not installed (it needs Python 3.10)")
 
+from slayer_files import export_slayer  # noqa: E402
 from test_esvae_lava import CONFIG, trained_like_model  # noqa: E402
 
 from neurovae.emulator import compile_network, run_emulator  # noqa: E402
@@ -154,17 +154,7 @@ def test_slayer_exported_file(precision, tmp_path):
     blocks = [slayer.block.cuba.Conv(PARAMS, 2, 4, 3, stride=2, padding=1, weight_scale=3, weight_norm=False),
               slayer.block.cuba.Flatten(),
               slayer.block.cuba.Dense(PARAMS, 64, 5, weight_scale=3, weight_norm=False)]
-    x = (torch.rand(1, 2, 8, 8, 4) < 0.4).float()
-    for block in blocks:  # a forward pass fixes the neuron shapes
-        x = block(x)
-    path = tmp_path / "slayer.net"
-    with h5py.File(path, "w") as handle:  # as lava-dl's own tests export: layer 0 is a shape-only input layer
-        layers = handle.create_group("layer")
-        first = layers.create_group("0")
-        first.create_dataset("type", (1,), "S10", [b"input"])
-        first.create_dataset("shape", data=np.array((2, 8, 8)))
-        for index, block in enumerate(blocks, start=1):
-            block.export_hdf5(layers.create_group(str(index)))
+    path = export_slayer(tmp_path / "slayer.net", blocks, (2, 8, 8))
     network = read_netx(path)
     assert network.neurovae_version == "" and network.precision == "fixed"
     inputs = (np.random.default_rng(0).uniform(size=(3, 2, 8, 8, 10)) < 0.4).astype(float)

@@ -4,7 +4,6 @@ SLAYER blocks and on files written by ``write_netx``.
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
 
@@ -14,6 +13,7 @@ torch = pytest.importorskip("torch")
 import lava.lib.dl.slayer as slayer  # noqa: E402
 from lava.lib.dl.netx.hdf5 import Network  # noqa: E402
 from lava.lib.dl.netx.utils import optimize_weight_bits as netx_optimize_weight_bits  # noqa: E402
+from slayer_files import export_slayer  # noqa: E402
 
 from neurovae.netx import (  # noqa: E402
     ConvLayer,
@@ -30,21 +30,6 @@ from neurovae.simulate import run_lava, run_netx_stock  # noqa: E402
 from neurovae.simulate.fixed import optimize_weight_bits  # noqa: E402
 
 PARAMS = {"threshold": 1.0, "current_decay": 1.0, "voltage_decay": 0.1, "requires_grad": False}
-
-
-def _export_slayer(path, blocks, input_shape):
-    """Export SLAYER blocks the way lava-dl's own tests do (layer/0 is a shape-only input layer)."""
-    x = (torch.rand(1, *input_shape, 4) < 0.4).float()
-    for block in blocks:  # a forward pass fixes the neuron shapes
-        x = block(x)
-    with h5py.File(path, "w") as handle:
-        layers = handle.create_group("layer")
-        first = layers.create_group("0")
-        first.create_dataset("type", (1,), "S10", [b"input"])
-        first.create_dataset("shape", data=np.array(input_shape))
-        for index, block in enumerate(blocks, start=1):
-            block.export_hdf5(layers.create_group(str(index)))
-    return path
 
 
 def _assert_same(ours, stock):
@@ -67,7 +52,7 @@ def test_slayer_export_runs_like_stock_netx(kind, tmp_path):
                   slayer.block.cuba.Flatten(),
                   slayer.block.cuba.Dense(PARAMS, 64, 5, weight_scale=3, weight_norm=False)]
         input_shape = (2, 8, 8)
-    path = _export_slayer(tmp_path / f"slayer_{kind}.net", blocks, input_shape)
+    path = export_slayer(tmp_path / f"slayer_{kind}.net", blocks, input_shape)
     network = read_netx(path)
     assert network.precision == "fixed" and network.neurovae_version == ""
     inputs = (np.random.default_rng(0).uniform(size=(2, *input_shape, 8)) < 0.4).astype(float)
@@ -102,7 +87,7 @@ def test_write_netx_file_loads_in_stock_netx_and_runs_identically(tmp_path):
 def test_slayer_convt_export_reads_as_convt(tmp_path):
     torch.manual_seed(0)
     block = slayer.block.cuba.ConvT(PARAMS, 3, 2, 3, stride=2, padding=1, weight_scale=3, weight_norm=False)
-    path = _export_slayer(tmp_path / "convt.net", [block], (3, 4, 4))
+    path = export_slayer(tmp_path / "convt.net", [block], (3, 4, 4))
     layer = read_netx(path).layers[1]
     assert isinstance(layer, ConvTLayer) and layer.shape == (2, 7, 7) and layer.stride == (2, 2)
     expected = block.synapse.pre_hook_fx(block.synapse.weight, descale=True)[..., 0].detach().numpy()
