@@ -22,8 +22,7 @@ import torch
 
 from neurovae.emulator.plan import GRADED_EXP, compile_network, run_batch
 from neurovae.netx import NetworkRecord
-from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, load_network
-from neurovae.simulate.run import _check_precision
+from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 
 DEFAULT_BATCH = 32
 """Samples per batch: large enough that every synapse call is one big matrix product, small enough that a
@@ -103,7 +102,7 @@ def run_emulator(
     """
     start = time.perf_counter()
     record = load_network(network)
-    _check_precision(record, precision)
+    check_precision(record, precision)
     data = check_inputs(record, inputs, steps)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise SimulationError(f"batch_size={batch_size!r} must be a positive whole number")

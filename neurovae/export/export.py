@@ -18,11 +18,10 @@ from torch import nn
 from neurovae.errors import NeurovaeError
 from neurovae.export.quantize import QuantizationError, quantize_network
 from neurovae.export.writers import WRITERS, ExportState
-from neurovae.netx import InputLayer, NetworkRecord, NetxError, write_netx
+from neurovae.netx import PRECISIONS, InputLayer, NetworkRecord, NetxError, write_netx
 from neurovae.neurons import SpikingStack
 
 READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage"}
-PRECISIONS = ("float", "fixed")
 
 
 class ExportError(NeurovaeError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurovae.errors import NeurovaeError
-from neurovae.netx import NetworkRecord, read_netx
+from neurovae.netx import PRECISIONS, NetworkRecord, read_netx
 
 
 class SimulationError(NeurovaeError):
@@ -114,3 +114,18 @@ def check_inputs(network: NetworkRecord, inputs: np.ndarray, steps: int | None) 
             "inputs must be 0/1 spikes for a network with input_encoding='spikes'; encode them first"
         )
     return array
+
+
+def check_precision(network: NetworkRecord, precision: str) -> None:
+    """Refuse a precision or network that no backend can run (one-line SimulationError)."""
+    if precision not in PRECISIONS:
+        raise SimulationError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
+    if not network.spiking_layers:
+        raise SimulationError("the network has no spiking layer to simulate")
+    for index in network.spiking_layers:
+        layer = network.layers[index]
+        if layer.neuron.gradedSpike:
+            raise SimulationError(f"layer {index} ({layer.type}) sends graded spikes, which neurovae does not run")
+    if precision == "fixed" and network.precision != "fixed":
+        check = NetworkRecord(layers=network.layers, precision="fixed")  # raises on non-integer parameters
+        del check

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from neurovae.netx import DenseLayer, NetworkRecord
-from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, load_network
+from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 
-PRECISIONS = ("float", "fixed")
 CHUNK_STEPS = 512
 """Steps per ``run`` call between progress-bar updates (whole samples, at least one)."""
 
@@ -45,20 +44,6 @@ def _require_lava() -> None:
         raise SimulationError(
             "Lava is not installed; install neurovae's 'lava' extra (pip install 'neurovae[lava]', Python 3.10)"
         ) from None
-
-
-def _check_precision(network: NetworkRecord, precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise SimulationError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
-    if not network.spiking_layers:
-        raise SimulationError("the network has no spiking layer to simulate")
-    for index in network.spiking_layers:
-        layer = network.layers[index]
-        if layer.neuron.gradedSpike:
-            raise SimulationError(f"layer {index} ({layer.type}) sends graded spikes, which neurovae does not run")
-    if precision == "fixed" and network.precision != "fixed":
-        check = NetworkRecord(layers=network.layers, precision="fixed")  # raises on non-integer parameters
-        del check
 
 
 def _progress(total: int, enabled: bool, description: str):  # returns a tqdm bar
@@ -99,7 +84,7 @@ def run_lava(
     """
     start = time.perf_counter()
     record = load_network(network)
-    _check_precision(record, precision)
+    check_precision(record, precision)
     data = check_inputs(record, inputs, steps)
     _require_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -169,7 +154,7 @@ def run_netx_stock(
         raise SimulationError(f"stock netx cannot load layer {', '.join(unsupported)}; use run_lava instead")
     if record.input_encoding == "direct":
         raise SimulationError("stock netx has no exact graded input for input_encoding='direct'; use run_lava")
-    _check_precision(record, "fixed")
+    check_precision(record, "fixed")
     data = check_inputs(record, inputs, steps).astype(np.int32)
     _require_lava()
     from lava.lib.dl.netx.hdf5 import Network
