@@ -84,6 +84,14 @@ class SpikingBlock(nn.Module):
         """Output spikes (or readout voltage) of the block."""
         return self.neuron(self.current(spikes_in))
 
+    def trace(self, spikes_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output spikes and the voltage after every step, ``[T, N, ...]`` each (a readout never spikes)."""
+        current = self.current(spikes_in)
+        if isinstance(self.neuron, LeakyReadout):
+            voltages = self.neuron.trace(current)
+            return torch.zeros_like(voltages), voltages
+        return self.neuron.trace(current)
+
 
 class TimeFlatten(nn.Module):
     """``[T, N, C, H, W] -> [T, N, C*H*W]`` (netx ``flatten``)."""
@@ -126,9 +134,20 @@ class SpikingStack(nn.Sequential):
         return sum(isinstance(layer, SpikingBlock) for layer in self)
 
     def run(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Outputs of every layer (for parity tests and spike counting)."""
+        """Outputs of every layer (for parity tests)."""
         outputs = []
         for layer in self:
             x = layer(x)
             outputs.append(x)
         return outputs
+
+    def trace(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(spikes, voltages)`` ``[T, N, ...]`` of every :class:`SpikingBlock`, in order (for spike counting)."""
+        records = []
+        for layer in self:
+            if isinstance(layer, SpikingBlock):
+                x, voltages = layer.trace(x)
+                records.append((x, voltages))
+            else:
+                x = layer(x)
+        return records

@@ -119,12 +119,23 @@ class LIF(nn.Module):
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         """Spikes ``[T, N, ...]`` for input currents ``[T, N, ...]``."""
+        return self.trace(current, record_voltage=False)[0]
+
+    def trace(self, current: torch.Tensor, record_voltage: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Spikes and (optionally) the voltage after every step, ``[T, N, ...]`` each.
+
+        The voltage is the one Lava stores at the end of a step: zero where the neuron spiked (snnTorch applies
+        the zero reset at the next step instead), so that counts of membrane updates agree across backends.
+        """
         mem = torch.zeros_like(current[0])
-        spikes = []
+        spikes, voltages = [], []
         for step_current in current.unbind(0):
             spk, mem = self.leaky(step_current, mem)
-            spikes.append(spk.to(current.dtype))  # snnTorch spike functions return float32
-        return torch.stack(spikes)
+            spk = spk.to(current.dtype)  # snnTorch spike functions return float32
+            spikes.append(spk)
+            if record_voltage:
+                voltages.append(mem * (1 - spk))
+        return torch.stack(spikes), torch.stack(voltages) if record_voltage else None
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""
@@ -145,10 +156,16 @@ class LeakyReadout(nn.Module):
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         """Voltage ``[N, ...]`` after the last of the ``T`` input currents ``[T, N, ...]``."""
+        return self.trace(current)[-1]
+
+    def trace(self, current: torch.Tensor) -> torch.Tensor:
+        """Voltage after every step, ``[T, N, ...]``."""
         mem = torch.zeros_like(current[0])
+        voltages = []
         for step_current in current.unbind(0):
             _, mem = self.leaky(step_current, mem)
-        return mem
+            voltages.append(mem)
+        return torch.stack(voltages)
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""
