@@ -15,7 +15,13 @@ netx (device units are training units times a per-layer ``weight_scale``, 64 in 
     netx CUBA          iDecay = 4096     vDecay = 4096 (1-beta)  vThMant = threshold * weight_scale
 
 Lava has no subtractive reset and no current memory is needed by the papers' models, so zero reset
-with ``du = 1`` is the exportable choice. The one-step delay that each Lava synapse adds is modelled
+with ``du = 1`` is the exportable choice.
+
+An optional lower bound ``v_min <= 0`` (Hübotter et al. 2021, eq. 4: ``u' = max(u, -omega)``) clamps the
+voltage after each step: ``v_t <- max(v_t, v_min)``. Clamping the stored pre-reset voltage equals the
+paper's clamp of the post-reset one, because a neuron below ``v_min`` never spikes and a reset lands on
+0 >= v_min. Exported as netx ``vMinMant = v_min * weight_scale`` (a neurovae field; see
+:mod:`neurovae.netx.neuron`). The one-step delay that each Lava synapse adds is modelled
 by :mod:`neurovae.neurons.blocks`, not here.
 """
 
@@ -41,11 +47,13 @@ class LIFParams:
         threshold: firing threshold; ``math.inf`` makes a non-spiking leaky integrator (readout).
         surrogate_width: width ``a`` of the rectangular surrogate gradient
             ``ds/dv = [|v - threshold| < a/2] / a`` (Wu et al. 2019, used by ESVAE with a = 0.5).
+        v_min: lower bound of the voltage, <= 0 (``-inf``: unbounded, Lava's LIF).
     """
 
     beta: float
     threshold: float
     surrogate_width: float = 0.5
+    v_min: float = -math.inf
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta <= 1.0:
@@ -54,6 +62,13 @@ class LIFParams:
             raise ValueError(f"LIF threshold must be positive, got {self.threshold}")
         if not self.surrogate_width > 0:
             raise ValueError(f"surrogate width must be positive, got {self.surrogate_width}")
+        if not self.v_min <= 0:
+            raise ValueError(f"LIF v_min must be <= 0 (a reset to 0 must respect it), got {self.v_min}")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the voltage has a lower bound."""
+        return math.isfinite(self.v_min)
 
     @property
     def spiking(self) -> bool:
@@ -61,12 +76,15 @@ class LIFParams:
         return math.isfinite(self.threshold)
 
     def to_cuba(self, weight_scale: float) -> dict[str, float]:
-        """Netx CUBA neuron parameters (device units) for this population."""
-        return {
+        """Netx CUBA neuron parameters (device units) for this population; ``vMinMant`` only when bounded."""
+        cuba = {
             "iDecay": DECAY_SCALE,
             "vDecay": DECAY_SCALE * (1.0 - self.beta),
             "vThMant": self.threshold * weight_scale if self.spiking else math.inf,
         }
+        if self.bounded:
+            cuba["vMinMant"] = self.v_min * weight_scale
+        return cuba
 
     @classmethod
     def from_cuba(cls, cuba: dict[str, float], weight_scale: float) -> LIFParams:
@@ -74,7 +92,8 @@ class LIFParams:
         if cuba["iDecay"] != DECAY_SCALE:
             raise ValueError(f"iDecay {cuba['iDecay']} has current memory; neurovae's LIF needs 4096")
         threshold = cuba["vThMant"] / weight_scale
-        return cls(beta=1.0 - cuba["vDecay"] / DECAY_SCALE, threshold=threshold)
+        v_min = cuba["vMinMant"] / weight_scale if cuba.get("vMinMant") is not None else -math.inf
+        return cls(beta=1.0 - cuba["vDecay"] / DECAY_SCALE, threshold=threshold, v_min=v_min)
 
 
 def exact(value: float) -> torch.Tensor:
@@ -131,6 +150,8 @@ class LIF(nn.Module):
         spikes, voltages = [], []
         for step_current in current.unbind(0):
             spk, mem = self.leaky(step_current, mem)
+            if self.params.bounded:
+                mem = mem.clamp_min(self.params.v_min)
             spk = spk.to(current.dtype)  # snnTorch spike functions return float32
             spikes.append(spk)
             if record_voltage:
@@ -139,7 +160,8 @@ class LIF(nn.Module):
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""
-        return f"beta={self.params.beta}, threshold={self.params.threshold}"
+        bound = f", v_min={self.params.v_min}" if self.params.bounded else ""
+        return f"beta={self.params.beta}, threshold={self.params.threshold}{bound}"
 
 
 class LeakyReadout(nn.Module):
@@ -170,3 +192,15 @@ class LeakyReadout(nn.Module):
     def extra_repr(self) -> str:
         """Shown by print(module)."""
         return f"beta={self.params.beta}"
+
+
+class LeakyTrace(LeakyReadout):
+    """Non-spiking leaky integrator whose output is its voltage at every step, ``[T, N, ...]``.
+
+    ``U_t = beta U_{t-1} + I_t``: the SAE's cumulative membrane potential (Hübotter et al. 2021, eq. 7),
+    read out by its maximum over time. On Lava it is the same never-firing LIF as :class:`LeakyReadout`.
+    """
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        """Voltages ``[T, N, ...]`` for input currents ``[T, N, ...]``."""
+        return self.trace(current)
