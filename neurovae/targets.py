@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 import yaml
 
+from neurovae.energy.connectivity import fan_in
 from neurovae.errors import NeurovaeError
-from neurovae.netx import ConvLayer, ConvTLayer, DenseLayer, NetworkRecord
+from neurovae.netx import NetworkRecord
 
 TARGETS_DIR = Path(__file__).resolve().parents[1] / "deploy" / "targets"
 
@@ -61,22 +60,6 @@ def load_target(name_or_path: str | os.PathLike) -> TargetProfile:
     return profile
 
 
-def fan_in(layer: DenseLayer | ConvLayer | ConvTLayer, input_shape: tuple[int, ...]) -> np.ndarray:
-    """Number of input connections of every neuron of ``layer`` (CHW), borders counted exactly."""
-    if isinstance(layer, DenseLayer):
-        return np.full(layer.shape, layer.inFeatures, dtype=np.int64)
-    ones_in = torch.ones((1, *input_shape), dtype=torch.float64)
-    ones_w = torch.ones(layer.weight.shape, dtype=torch.float64)
-    if isinstance(layer, ConvLayer):
-        counts = F.conv2d(ones_in, ones_w, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-                          groups=layer.groups)
-    else:
-        counts = F.conv_transpose2d(ones_in, ones_w, stride=layer.stride, padding=layer.padding,
-                                    dilation=layer.dilation, groups=layer.groups,
-                                    output_padding=layer.output_padding(input_shape))
-    return counts[0].round().long().numpy()
-
-
 @dataclass(frozen=True)
 class LayerPlacement:
     """Resources of one spiking layer on a target."""
@@ -94,7 +77,7 @@ def place(network: NetworkRecord, target: TargetProfile) -> list[LayerPlacement]
     for index, layer in enumerate(network.layers):
         if layer.spiking:
             neurons = int(np.prod(layer.shape))
-            synapses = int(fan_in(layer, shape).sum())
+            synapses = int(fan_in(layer, shape, structural=True).sum())
             cores = max(math.ceil(neurons / target.neurons_per_core), math.ceil(synapses / target.synapses_per_core))
             placements.append(LayerPlacement(index, layer.type, neurons, synapses, cores))
         shape = tuple(layer.output_shape(shape))

@@ -22,6 +22,7 @@ import torch
 
 from neurovae.emulator.plan import GRADED_EXP, compile_network, run_batch
 from neurovae.netx import NetworkRecord
+from neurovae.progress import sample_bar
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 
 DEFAULT_BATCH = 32
@@ -37,17 +38,6 @@ def _device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SimulationError("device='cuda' but no CUDA GPU is available; use device='cpu'")
     return device
-
-
-def _progress(total: int, enabled: bool, description: str):  # returns a tqdm bar
-    from tqdm.auto import tqdm
-    from tqdm.std import TqdmDefaultWriteLock
-
-    # tqdm's first bar creates a multiprocessing lock, which fixes the process's start method: importing Lava
-    # afterwards then fails (it calls mp.set_start_method('fork')). A single-process bar needs a thread lock only.
-    if not hasattr(TqdmDefaultWriteLock, "mp_lock"):
-        TqdmDefaultWriteLock.mp_lock = None
-    return tqdm(total=total, disable=not enabled, desc=description, unit="sample", leave=False)
 
 
 def device_inputs(network: NetworkRecord, data: np.ndarray, precision: str) -> np.ndarray:
@@ -120,7 +110,7 @@ def run_emulator(
     voltages = {i: np.empty((samples, *shapes[i], window)) for i in plan.spiking} if record_voltage else {}
     readout = np.empty((samples, *shapes[plan.spiking[-1]]))
     time_last = (data.ndim - 1,) + tuple(range(data.ndim - 1))  # [N, *shape, T] -> [T, N, *shape]
-    with torch.inference_mode(), _progress(samples, progress, f"emulator {precision}") as bar:
+    with torch.inference_mode(), sample_bar(samples, progress, f"emulator {precision}") as bar:
         for first in range(0, samples, int(batch_size)):
             chunk = slice(first, min(first + int(batch_size), samples))
             frames = torch.from_numpy(np.ascontiguousarray(data[chunk].transpose(time_last))).to(target)

@@ -106,3 +106,10 @@ def firing_rates(network: NetworkRecord, result: SimulationResult) -> np.ndarray
     spikes = result.spikes[network.spiking_layers[-1]]
     window = network.steps or spikes.shape[-1]
     return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1])[..., -window:].mean(-1)
+
+
+def posterior_spikes(encoder: NetworkRecord, decoder: NetworkRecord, result: SimulationResult,
+                     rng: np.random.Generator) -> np.ndarray:
+    """The decoder's input after an encoder run: Poisson spikes at the encoder's output rates, latency padded."""
+    window = decoder.steps or encoder.steps or result.steps
+    return pad_latency(decoder, poisson_spikes(firing_rates(encoder, result), window, rng))

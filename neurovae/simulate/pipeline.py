@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from neurovae.io import atomic_path
-from neurovae.netx import read_netx
+from neurovae.netx import NetworkRecord, read_netx
 from neurovae.simulate.host import (
     decoded_images,
     firing_rates,
-    pad_latency,
-    poisson_spikes,
+    posterior_spikes,
     resolve_input,
     run_steps,
 )
@@ -27,7 +26,7 @@ from neurovae.simulate.result import SimulationError, SimulationResult
 from neurovae.simulate.run import run_lava, run_netx_stock
 
 
-def simulate(network_path: str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
+def simulate(network_path: NetworkRecord | str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
              steps: int | None, record_voltage: bool, progress: bool) -> SimulationResult:
     """One network on one backend."""
     if backend == "emulator":
@@ -80,12 +79,10 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
              f"({result.steps_per_s:.0f} steps/s, {precision}, {result.backend})"]
     final, final_net = result, first
     if len(networks) == 2:
-        rates = firing_rates(first, result)
-        window = networks[1].steps or first.steps or result.steps
-        latent = pad_latency(networks[1], poisson_spikes(rates, window, np.random.default_rng(seed)))
+        latent = posterior_spikes(first, networks[1], result, np.random.default_rng(seed))
         final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress)
         final_net = networks[1]
-        extra.update({"encoder_rates": rates, "latent_spikes": latent})
+        extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
         lines.append(f"{paths[1]}: {final.samples} samples x {final.steps} steps in {final.wall_s:.1f} s "
                      f"({final.steps_per_s:.0f} steps/s)")
     images = decoded_images(final_net, final)

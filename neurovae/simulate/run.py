@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from neurovae.netx import DenseLayer, NetworkRecord
+from neurovae.progress import sample_bar
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 
 CHUNK_STEPS = 512
@@ -44,12 +45,6 @@ def _require_lava() -> None:
         raise SimulationError(
             "Lava is not installed; install neurovae's 'lava' extra (pip install 'neurovae[lava]', Python 3.10)"
         ) from None
-
-
-def _progress(total: int, enabled: bool, description: str):  # returns a tqdm bar
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=description, unit="sample", leave=False)
 
 
 def run_lava(
@@ -104,7 +99,7 @@ def run_lava(
         built = lava_graph.build_graph(record, frames, samples, window, precision, direct, record_voltage,
                                        Path(folder))
         try:
-            with _progress(samples, progress, f"lava {precision}") as bar:
+            with sample_bar(samples, progress, f"lava {precision}") as bar:
                 done = 0
                 while done < samples:
                     count = min(chunk, samples - done)
@@ -175,7 +170,7 @@ def run_netx_stock(
     config = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={Sink: recorders.FileSinkFixed})
     spikes: dict[int, list[np.ndarray]] = {i: [] for i in record.spiking_layers}
     readouts = []
-    with _progress(samples, progress, "netx stock") as bar, tempfile.TemporaryDirectory() as folder:
+    with sample_bar(samples, progress, "netx stock") as bar, tempfile.TemporaryDirectory() as folder:
         for sample in range(samples):
             net = Network(net_config=str(path))
             frame = data[sample:sample + 1]

@@ -1,0 +1,133 @@
+"""Count operations of a network (or an encoder -> decoder chain) on any backend, batch by batch.
+
+Backends: ``torch`` (the trained snnTorch stack itself, via :meth:`SpikingStack.trace`), ``lava``
+(:func:`~neurovae.simulate.run_lava`) and ``emulator`` (:func:`~neurovae.emulator.run_emulator`). They return
+the same per-layer spikes and voltages, which :class:`~neurovae.energy.counts.OperationCounter` turns into
+counts; only a batch is held in memory at a time, so a whole test set can be counted with the emulator.
+
+Example:
+    >>> counts = count_chain([encoder, decoder], images, backend="emulator")  # doctest: +SKIP
+    >>> counts[1][0].synaptic_ops                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neurovae.emulator.run import device_inputs
+from neurovae.energy.counts import LayerCounts, OperationCounter
+from neurovae.netx import NetworkRecord
+from neurovae.neurons import SpikingStack
+from neurovae.progress import sample_bar
+from neurovae.simulate.host import posterior_spikes, run_steps
+from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision
+
+BACKENDS = ("torch", "lava", "emulator")
+BATCH = {"torch": 64, "emulator": 64, "lava": None}
+"""Samples per batch: the emulator and PyTorch record every layer's voltages, so batches stay small enough for a
+paper-sized decoder (~350 MB); Lava compiles once per call, so it gets every sample at once."""
+
+
+def trace_stack(stack: SpikingStack, network: NetworkRecord, inputs: np.ndarray) -> SimulationResult:
+    """The snnTorch ``stack``'s spikes and voltages on netx-format ``inputs`` ``[N, *input_shape, T]``.
+
+    ``network`` is the stack's export (it gives the netx layer indices and shapes). Voltages are in training
+    units, zero after a spike (as Lava stores them). The stack runs in its own dtype: use a float64 model to
+    equal Lava ``floating_pt`` spike for spike.
+    """
+    start = time.perf_counter()
+    dtype = next(stack.parameters()).dtype
+    frames = torch.from_numpy(np.moveaxis(inputs, -1, 0).copy()).to(dtype)  # [T, N, *shape]
+    with torch.no_grad():
+        records = stack.trace(frames)
+    if len(records) != len(network.spiking_layers):
+        raise SimulationError(f"the model has {len(records)} spiking blocks but the network "
+                              f"{len(network.spiking_layers)} spiking layers; was it exported from this model?")
+    samples, steps = inputs.shape[0], inputs.shape[-1]
+    spikes, voltages = {}, {}
+    for index, (layer_spikes, layer_voltages) in zip(network.spiking_layers, records, strict=True):
+        shape = (samples, *network.shapes[index], steps)
+        spikes[index] = np.moveaxis(layer_spikes.numpy(), 0, -1).reshape(shape).astype(bool)
+        voltages[index] = np.moveaxis(layer_voltages.numpy(), 0, -1).reshape(shape)
+    last = network.spiking_layers[-1]
+    return SimulationResult(spikes=spikes, readout_voltage=voltages[last][..., -1], readout=network.readout,
+                            precision="float", backend="torch", wall_s=time.perf_counter() - start, voltages=voltages)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Runs one network of a chain on a backend, recording every layer's spikes and voltages."""
+
+    backend: str
+    precision: str
+    stacks: Sequence[SpikingStack] | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise SimulationError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.backend == "torch":
+            if self.stacks is None:
+                raise SimulationError("the torch backend runs the trained snnTorch model: give the run directory "
+                                      "(and --part), not a .net file")
+            if self.precision != "float":
+                raise SimulationError("the torch backend runs the float model; use --precision float (or the "
+                                      "emulator / Lava for fixed point)")
+
+    def __call__(self, position: int, network: NetworkRecord, inputs: np.ndarray) -> SimulationResult:
+        """Run ``inputs`` ``[N, *input_shape, T]`` through the ``position``-th network of the chain."""
+        if self.backend == "torch":
+            return trace_stack(self.stacks[position], network, inputs)
+        if self.backend == "lava":
+            from neurovae.simulate import run_lava
+
+            return run_lava(network, inputs, precision=self.precision, record_voltage=True, progress=False)
+        from neurovae.emulator import run_emulator
+
+        return run_emulator(network, inputs, precision=self.precision, record_voltage=True, progress=False,
+                            batch_size=len(inputs))
+
+
+def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: str = "emulator",
+                precision: str = "float", stacks: Sequence[SpikingStack] | None = None, seed: int = 0,
+                batch_size: int | None = None, progress: bool = True) -> list[list[LayerCounts]]:
+    """Per-layer counts of each network of a chain (one network, or an encoder then a decoder).
+
+    Args:
+        networks: one network, or an encoder and a decoder: the encoder's output rates become Poisson latent
+            spikes on the host (seeded, as ``neurovae run`` does).
+        inputs: the first network's input, ``[N, *input_shape, T]`` or static ``[N, *input_shape]`` (run for the
+            file's steps plus its latency).
+        backend: ``torch``, ``lava`` or ``emulator``.
+        precision: ``float`` or ``fixed`` (not for ``torch``).
+        stacks: the snnTorch stacks of the networks (``torch`` backend only).
+        seed: seed of the host-side sampling.
+        batch_size: samples per batch (default per backend, :data:`BATCH`).
+        progress: show a progress bar over samples.
+    """
+    if not 1 <= len(networks) <= 2:
+        raise SimulationError("give one network, or two (encoder then decoder)")
+    run = Runner(backend, precision, stacks)
+    for network in networks:
+        check_precision(network, precision)
+    first = networks[0]
+    static = np.ndim(inputs) == len(first.input_shape) + 1
+    data = check_inputs(first, inputs, run_steps(first) if static else None)
+    size = int(batch_size or BATCH[backend] or len(data))
+    counters = [OperationCounter(network) for network in networks]
+    rng = np.random.default_rng(seed)
+    with sample_bar(len(data), progress, f"counting on {backend} ({precision})") as bar:
+        for first_sample in range(0, len(data), size):
+            batch = data[first_sample:first_sample + size]
+            result = None
+            for position, network in enumerate(networks):
+                if position:
+                    batch = posterior_spikes(networks[position - 1], network, result, rng)
+                result = run(position, network, batch)
+                counters[position].update(device_inputs(network, batch, precision), result)
+            bar.update(len(data[first_sample:first_sample + size]))
+    return [counter.compute() for counter in counters]
