@@ -68,8 +68,8 @@ class MirroredSTDP:
         ``y0 S(w) ((a_LTP + a_LTD) x1 - a_LTD)``. Each constant becomes a sum of Loihi scales (see
         :func:`lava_scale_terms`); :meth:`realized` gives the rule those scales actually implement.
         """
-        lower, upper = (_lava_literal(b * 2.0**weight_exponent) for b in (self.w_lb, self.w_ub))
-        stabilizer = f"(w - {lower}) * (w - {upper})"  # = -S(w): the signs below absorb the minus
+        lower, upper = (_lava_offset(-b * 2.0**weight_exponent) for b in (self.w_lb, self.w_ub))
+        stabilizer = f"(w {lower}) * (w {upper})"  # = -S(w): the signs below absorb the minus
         products = []
         for scale_value, factors in (((self.a_ltp + self.a_ltd), f"y0 * x1 * {stabilizer}"),
                                      (-self.a_ltd, f"y0 * {stabilizer}")):
@@ -110,15 +110,17 @@ def lava_scale_terms(value: float, terms: int = LAVA_SCALE_TERMS) -> list[tuple[
         mantissa = max(-LAVA_MANTISSA_LIMIT + 1, min(LAVA_MANTISSA_LIMIT - 1, round(rest / 2.0**exponent)))
         if mantissa == 0:
             break
-        out.append((mantissa, exponent))
         rest -= mantissa * 2.0**exponent
+        while mantissa % 2 == 0 and exponent < high:  # the shortest spelling, as Lava normalizes it
+            mantissa, exponent = mantissa // 2, exponent + 1
+        out.append((mantissa, exponent))
     return out
 
 
-def _lava_literal(value: float) -> str:
-    """A float as Lava's exact literal ``m*2^e`` (every float is an integer over a power of two)."""
-    numerator, denominator = float(value).as_integer_ratio()
-    return f"{numerator}*2^-{denominator.bit_length() - 1}"
+def _lava_offset(value: float) -> str:
+    """``+ m*2^e`` or ``- m*2^e``: a float added exactly in a Lava factor (every float is an integer over 2^k)."""
+    numerator, denominator = abs(float(value)).as_integer_ratio()
+    return f"{'-' if value < 0 else '+'} {numerator}*2^-{denominator.bit_length() - 1}"
 
 
 def dense_pairs(pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
