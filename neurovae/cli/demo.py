@@ -1,9 +1,10 @@
 """``neurovae demo``: the whole pipeline on Fashion-MNIST in minutes on a CPU.
 
 Trains the small ESVAE (``configs/esvae_fmnist_small.yaml``), fits the FAD autoencoder, evaluates
-(metrics.json, reconstruction and sample grids), exports encoder and decoder to netx HDF5, and runs them in
-the Lava simulator: the decoder on prior samples, and encoder -> host sampling -> decoder on test images.
-Each stage prints what it wrote.
+(metrics.json, reconstruction and sample grids), exports encoder and decoder to netx HDF5, runs them in
+the Lava simulator (the decoder on prior samples, and encoder -> host sampling -> decoder on test images),
+and ends with the energy report of the exported model: operations counted on test images with the emulator,
+priced on Loihi and against the same network as an ANN. Each stage prints what it wrote.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, help="override the demo's training epochs")
     parser.add_argument("--train-images", type=int, help="override the number of training images")
     parser.add_argument("--lava-samples", type=int, default=8, help="samples run in the Lava simulator (0: skip)")
+    parser.add_argument("--energy-samples", type=int, default=128,
+                        help="test images counted for the energy report (0: skip)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     train_set = open_dataset(config, "train", args.data, config.data.train_limit)
     test_set = open_dataset(config, "test", args.data, config.data.test_limit)
 
-    print(f"[1/4] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
+    print(f"[1/5] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
     run_dir = out / "run"
     train(config, str(run_dir), train_set, progress=progress)
     from neurovae.train.checkpoint import load_checkpoint
@@ -56,23 +59,26 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(config)
     model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt")["model"])
 
-    print("[2/4] fitting the FAD autoencoder")
+    print("[2/5] fitting the FAD autoencoder")
     fad_path = out / "fad.pt"
     fad_model = fit_fad_autoencoder(train_set, train_set.channels, train_set.image_size, epochs=5, progress=progress)
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
-    print("[3/4] evaluating")
+    print("[3/5] evaluating")
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
                            progress=progress)
     print(json.dumps(metrics, indent=2))
-    if args.lava_samples > 0:
-        print("[4/4] exporting to netx and running in the Lava simulator (floating point)")
-        deploy_to_lava(model, config, out / "lava", args.lava_samples, args.data, progress)
+    print("[4/5] exporting to netx" + (" and running in the Lava simulator (floating point)"
+                                       if args.lava_samples > 0 else ""))
+    paths = deploy_to_lava(model, config, out / "lava", args.lava_samples, args.data, progress)
+    if args.energy_samples > 0:
+        print(f"[5/5] energy report: {args.energy_samples} test images through encoder and decoder (emulator)")
+        energy_report(paths, out / "energy.json", args.energy_samples, args.data, progress)
     print(f"demo done in {time.perf_counter() - start:.0f} s; see {run_dir / 'eval'}")
     return 0
 
 
-def deploy_to_lava(model, config, out: Path, samples: int, data_dir: str | None, progress: bool) -> None:
+def deploy_to_lava(model, config, out: Path, samples: int, data_dir: str | None, progress: bool) -> dict[str, Path]:
     """Export encoder and decoder, run prior samples and test reconstructions in Lava; print what was written."""
     from neurovae.cli.deploy import export_paths
     from neurovae.config import config_to_dict
@@ -84,7 +90,24 @@ def deploy_to_lava(model, config, out: Path, samples: int, data_dir: str | None,
     for part, path in paths.items():
         export_to_file(model, part, path, model_config=config_to_dict(config))
         print(f"wrote {path}")
-    print(simulate_files([paths["decoder"]], "prior", count=samples, out=out / "prior_samples.npz",
-                         progress=progress))
-    print(simulate_files([paths["encoder"], paths["decoder"]], "dataset", count=max(1, samples // 2),
-                         data_dir=data_dir, out=out / "reconstructions.npz", progress=progress))
+    if samples > 0:
+        print(simulate_files([paths["decoder"]], "prior", count=samples, out=out / "prior_samples.npz",
+                             progress=progress))
+        print(simulate_files([paths["encoder"], paths["decoder"]], "dataset", count=max(1, samples // 2),
+                             data_dir=data_dir, out=out / "reconstructions.npz", progress=progress))
+    return paths
+
+
+def energy_report(paths: dict[str, Path], out: Path, samples: int, data_dir: str | None, progress: bool) -> None:
+    """Count the exported encoder -> decoder on test images with the emulator; print and write the report."""
+    from neurovae.energy import energy_reports, write_reports
+    from neurovae.netx import read_netx
+    from neurovae.simulate.host import resolve_input
+
+    networks = [read_netx(paths[part]) for part in ("encoder", "decoder")]
+    images = resolve_input("dataset", networks[0], samples, 0, data_dir)
+    reports = energy_reports([paths[part].name for part in ("encoder", "decoder")], networks, images,
+                             progress=progress)
+    for report in reports:
+        print(report.table())
+    print("wrote {} and {}".format(*write_reports(reports, out)))

@@ -60,14 +60,15 @@ def _networks_from_run(run: str, part: str, precision: str, backend: str):
 
 def run_energy(args: argparse.Namespace) -> int:
     """Count, price, print the table and write the JSON + PNG report."""
-    from neurovae.energy import EnergyReport, count_chain, load_profile, write_reports
+    from neurovae.energy import energy_reports, load_profile, write_reports
     from neurovae.netx import read_netx
     from neurovae.simulate import SimulationError
     from neurovae.simulate.host import resolve_input
 
     if args.samples < 1:
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
-    spiking, ann = load_profile(args.profile), load_profile(args.ann_profile)  # bad profiles fail before any run
+    for profile in (args.profile, args.ann_profile):
+        load_profile(profile)  # a bad constants file fails before the model is loaded
     if len(args.targets) == 1 and not args.targets[0].endswith(".net"):
         names, networks, stacks = _networks_from_run(args.targets[0], args.part, args.precision, args.backend)
     else:
@@ -78,12 +79,9 @@ def run_energy(args: argparse.Namespace) -> int:
             raise SimulationError("give one netx file, or two (encoder then decoder)")
         names, networks, stacks = list(args.targets), [read_netx(path) for path in args.targets], None
     inputs = resolve_input(args.input, networks[0], args.samples, args.seed, args.data)
-    counts = count_chain(networks, inputs, backend=args.backend, precision=args.precision, stacks=stacks,
-                         seed=args.seed, progress=not args.no_progress)
-    notes = [] if len(networks) == 1 else ["the decoder's input is Poisson spikes at the encoder's output rates, "
-                                           "sampled on the host (not counted)"]
-    reports = [EnergyReport(name, layer_counts, spiking, ann, backend=args.backend, precision=args.precision,
-                            notes=notes) for name, layer_counts in zip(names, counts, strict=True)]
+    reports = energy_reports(names, networks, inputs, backend=args.backend, precision=args.precision,
+                             profile=args.profile, ann_profile=args.ann_profile, stacks=stacks, seed=args.seed,
+                             progress=not args.no_progress)
     for report in reports:
         print(report.table())
         print()

@@ -21,6 +21,8 @@ import torch
 
 from neurovae.emulator.run import device_inputs
 from neurovae.energy.counts import LayerCounts, OperationCounter
+from neurovae.energy.profiles import load_profile
+from neurovae.energy.report import EnergyReport
 from neurovae.netx import NetworkRecord
 from neurovae.neurons import SpikingStack
 from neurovae.progress import sample_bar
@@ -131,3 +133,20 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
                 counters[position].update(device_inputs(network, batch, precision), result)
             bar.update(len(data[first_sample:first_sample + size]))
     return [counter.compute() for counter in counters]
+
+
+def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inputs: np.ndarray,
+                   backend: str = "emulator", precision: str = "float", profile: str = "loihi1",
+                   ann_profile: str = "ann_horowitz2014", stacks: Sequence[SpikingStack] | None = None,
+                   seed: int = 0, progress: bool = True) -> list[EnergyReport]:
+    """Count a chain (see :func:`count_chain`) and price each network: one :class:`EnergyReport` per network.
+
+    The profiles are read first, so a bad constants file fails before any simulation runs.
+    """
+    spiking, ann = load_profile(profile), load_profile(ann_profile)
+    counts = count_chain(networks, inputs, backend=backend, precision=precision, stacks=stacks, seed=seed,
+                         progress=progress)
+    notes = [] if len(networks) == 1 else ["the decoder's input is Poisson spikes at the encoder's output rates, "
+                                           "sampled on the host (not counted)"]
+    return [EnergyReport(name, layer_counts, spiking, ann, backend=backend, precision=precision, notes=notes)
+            for name, layer_counts in zip(names, counts, strict=True)]
