@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neurovae.cli import demo, deploy, energy, evaluate, train
+from neurovae.cli import compare, demo, deploy, energy, evaluate, train
 from neurovae.errors import NeurovaeError
 
-SUBCOMMANDS = (train, evaluate, deploy, energy, demo)
+SUBCOMMANDS = (train, evaluate, compare, deploy, energy, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

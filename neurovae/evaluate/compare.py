@@ -1,0 +1,161 @@
+"""``neurovae compare``: trained runs side by side with the papers' figures, and one image-grid row per model.
+
+Every number of a run comes from its ``eval/metrics.json`` (written by ``neurovae eval``) and its
+``history.jsonl`` (images seen); only the "paper" column is typed in (:mod:`neurovae.evaluate.papers`, with
+sources). The grid reconstructs the same test images with every run of a dataset.
+
+Example:
+    >>> summaries = [summarize_run(run) for run in ("runs/esvae", "runs/fsvae")]  # doctest: +SKIP
+    >>> print(markdown_table(summaries))                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neurovae.config import RunConfig
+from neurovae.errors import NeurovaeError
+from neurovae.evaluate.papers import PaperFigure, paper_figure
+
+METRICS = ("mse", "psnr", "ssim", "fad", "probe_accuracy", "intra_inter_distance_ratio", "noisy_psnr",
+           "noisy_ssim", "reconstruction_loss")
+"""Columns of the comparison, in order; a metric no run reports is left out."""
+
+
+class CompareError(NeurovaeError):
+    """A run cannot be compared (not a run, or not evaluated yet)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the comparison needs from one run."""
+
+    path: Path
+    config: RunConfig
+    paper_model: str
+    images_seen: int
+    epochs: int
+    metrics: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """Row label: the run folder's name and its model."""
+        return f"{self.path.name} ({self.paper_model})"
+
+
+def paper_model(config: RunConfig, run_dir: Path) -> str:
+    """The name under which the papers report this kind of run (``sae-dense``, ``vae-sleep`` ...)."""
+    name, model = config.model_name, config.model
+    if name == "sae":
+        if not any(getattr(model, key, 0) for key in ("p1", "p2", "a1", "a1_latent", "l2")):
+            return "sae"
+        return "sae-sparse" if getattr(model, "p1", 0) else "sae-dense"
+    if (run_dir / "sleep.json").is_file():
+        return "vae-sleep"
+    return name
+
+
+def summarize_run(run: str | os.PathLike, eval_dir: str | os.PathLike | None = None) -> RunSummary:
+    """Read a run's config, history and ``metrics.json`` (default ``RUN/eval``); one-line CompareError otherwise."""
+    from neurovae.config import load_config
+
+    root = Path(run)
+    if not (root / "config.yaml").is_file():
+        raise CompareError(f"{root} is not a run directory (no config.yaml); give folders made by `neurovae train`")
+    metrics_path = Path(eval_dir) / "metrics.json" if eval_dir else root / "eval" / "metrics.json"
+    if not metrics_path.is_file():
+        raise CompareError(f"{root} has no {metrics_path.relative_to(root) if not eval_dir else metrics_path}; "
+                           f"run `neurovae eval {root}` first")
+    config = load_config(root / "config.yaml")
+    return RunSummary(path=root, config=config, paper_model=paper_model(config, root), images_seen=images_seen(root),
+                      epochs=len(_history(root)), metrics=json.loads(metrics_path.read_text()))
+
+
+def _history(root: Path) -> list[dict[str, Any]]:
+    history = root / "history.jsonl"
+    return [json.loads(line) for line in history.read_text().splitlines() if line.strip()] if history.is_file() else []
+
+
+def images_seen(root: Path) -> int:
+    """Training images of completed epochs (history) plus those of an unfinished epoch (mid-epoch checkpoint)."""
+    from neurovae.train.checkpoint import load_checkpoint
+
+    done = sum(int(epoch.get("images", 0)) for epoch in _history(root))
+    checkpoint = root / "checkpoint.pt"
+    partial = load_checkpoint(checkpoint).get("epoch_progress", {}) if checkpoint.is_file() else {}
+    return done + int(partial.get("images", 0))
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def comparison_rows(summaries: Sequence[RunSummary]) -> tuple[list[str], list[list[str]], list[PaperFigure]]:
+    """Header, one row per run (each metric as ``ours (paper)``), and the paper figures used."""
+    metrics = [m for m in METRICS if any(m in s.metrics for s in summaries)]
+    header = ["run", "dataset", "images seen", *metrics]
+    rows, used = [], []
+    for summary in summaries:
+        dataset = summary.config.data.dataset
+        row = [summary.label, dataset, str(summary.images_seen)]
+        for metric in metrics:
+            cell = _cell(summary.metrics.get(metric))
+            figure = paper_figure(summary.paper_model, dataset, metric)
+            if figure is not None:
+                cell += f" ({figure.value:g})"
+                used.append(figure)
+            row.append(cell)
+        rows.append(row)
+    return header, rows, used
+
+
+def markdown_table(summaries: Sequence[RunSummary]) -> str:
+    """The comparison as a Markdown table, each cell ``ours (paper)``, with the papers' sources below."""
+    header, rows, used = comparison_rows(summaries)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    sources = sorted({(f.source, f.note) for f in used})
+    if sources:
+        lines += ["", "In parentheses: the paper's figure for the same model and dataset. Sources:"]
+        lines += [f"- {source}" + (f" ({note})" if note else "") for source, note in sources]
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def reconstructions(summary: RunSummary, images: torch.Tensor) -> torch.Tensor:
+    """The run's reconstructions of ``images`` (its model from its checkpoint, eval mode, seeded)."""
+    from neurovae.train.checkpoint import open_run, restore_state
+    from neurovae.train.loop import build_model
+
+    paths, config, state = open_run(summary.path)
+    model = build_model(config)
+    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
+    torch.manual_seed(summary.config.train.seed)
+    return model.eval()(images).reconstruction
+
+
+def save_model_grid(summaries: Sequence[RunSummary], out_dir: str | os.PathLike, count: int = 10,
+                    data_dir: str | None = None) -> list[Path]:
+    """One PNG per dataset: the same ``count`` test images, then one row of reconstructions per run."""
+    from neurovae.cli.common import open_dataset
+    from neurovae.evaluate.grids import save_comparison_grid
+
+    written = []
+    datasets = sorted({s.config.data.dataset for s in summaries})
+    for dataset in datasets:
+        group = [s for s in summaries if s.config.data.dataset == dataset]
+        test = open_dataset(group[0].config, "test", data_dir, count)
+        images = torch.stack([test[i][0] for i in range(len(test))])
+        rows = {"input": images} | {s.label: reconstructions(s, images) for s in group}
+        path = Path(out_dir) / f"compare_{dataset}.png"
+        save_comparison_grid(rows, path, title=f"{dataset}: test images and each model's reconstruction",
+                             ncol=count)
+        written.append(path)
+    return written
