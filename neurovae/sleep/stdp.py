@@ -61,21 +61,24 @@ class MirroredSTDP:
         """Weight change from pair counts (same shape as ``weights``): ``S(w) (a_LTP both - a_LTD post_only)``."""
         return self.stabilizer(weights) * (self.a_ltp * both - self.a_ltd * post_only)
 
-    def lava_dw(self, weight_exponent: int = 0) -> str:
+    def lava_dw(self, weight_exponent: int = 0, feedback: bool = False) -> str:
         """The rule as a Loihi ``dw`` string for weights stored as ``w * 2^weight_exponent``.
 
-        With a pre trace ``x1`` that is 1 in a step where the pre neuron fires and 0 otherwise, the rule is
-        ``y0 S(w) ((a_LTP + a_LTD) x1 - a_LTD)``. Each constant becomes a sum of Loihi scales (see
-        :func:`lava_scale_terms`); :meth:`realized` gives the rule those scales actually implement.
+        Forward synapses (visible -> hidden): with a pre trace ``x1`` that is 1 in a step where the visible neuron
+        fires and 0 otherwise, the rule is ``y0 S(w) ((a_LTP + a_LTD) x1 - a_LTD)``. ``feedback`` (hidden ->
+        visible, the mirror) swaps the roles: ``x0 S(w) ((a_LTP + a_LTD) y1 - a_LTD)``, so both directions move on
+        the same pairs. Each constant becomes a sum of Loihi scales (:func:`lava_scale_terms`); :meth:`realized`
+        gives the rule those scales actually implement.
         """
         lower, upper = (_lava_offset(-b * 2.0**weight_exponent) for b in (self.w_lb, self.w_ub))
         stabilizer = f"(w {lower}) * (w {upper})"  # = -S(w): the signs below absorb the minus
+        hidden, visible = ("x0", "y1") if feedback else ("y0", "x1")
         products = []
-        for scale_value, factors in (((self.a_ltp + self.a_ltd), f"y0 * x1 * {stabilizer}"),
-                                     (-self.a_ltd, f"y0 * {stabilizer}")):
+        for scale_value, factors in (((self.a_ltp + self.a_ltd), f"{hidden} * {visible} * {stabilizer}"),
+                                     (-self.a_ltd, f"{hidden} * {stabilizer}")):
             for mantissa, exponent in lava_scale_terms(-scale_value * 2.0**-weight_exponent):
                 products.append(f"{mantissa}*2^{exponent} * {factors}")
-        return " + ".join(products) if products else "0 * y0"
+        return " + ".join(products) if products else f"0 * {hidden}"
 
     def realized(self, weight_exponent: int = 0) -> MirroredSTDP:
         """The rule that :meth:`lava_dw` implements once its constants are rounded to Loihi scales."""
@@ -150,7 +153,8 @@ def conv_pairs(pre: torch.Tensor, post: torch.Tensor, weight_shape: torch.Size |
         padding: convolution zero padding.
     """
     def correlate(images: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.nn.grad.conv2d_weight(images, weight_shape, outputs, stride=stride, padding=padding)
+        shape = (outputs.shape[1], images.shape[1], *weight_shape[2:])
+        return torch.nn.grad.conv2d_weight(images, shape, outputs, stride=stride, padding=padding)
 
     both = correlate(pre, post)
     post_with_synapse = correlate(torch.ones_like(pre), post)
