@@ -31,6 +31,8 @@ TINY_FIELDS = {
     "latent_dim": 8,
     "steps": 6,
     "in_channels": 1,
+    "kernel_size": 3,  # the SAE's unpadded convolutions need it on 8x8 images
+    "input_scale": 1.0,  # the SAE's Poisson input at full rate, so that a tiny SAE fires within T = 6
 }
 """Hyper-parameters that make any registered model tiny (applied where the model's config has the field).
 

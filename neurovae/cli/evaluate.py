@@ -62,7 +62,8 @@ def run_eval(args: argparse.Namespace) -> int:
                            progress=not args.no_progress)
     metrics["epochs_trained"] = state["epoch"]
     print(json.dumps(metrics, indent=2))
-    print(f"wrote {out / 'metrics.json'}, {out / 'reconstructions.png'}, {out / 'samples.png'}")
+    grids = ("reconstructions.png", "samples.png") if hasattr(model, "sample") else ("reconstructions.png",)
+    print(f"wrote {out / 'metrics.json'}, " + ", ".join(str(out / grid) for grid in grids))
     return 0
 
 

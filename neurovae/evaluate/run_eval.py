@@ -3,6 +3,11 @@
 Reconstruction MSE is on images in [-1, 1] (what the ESVAE paper's Table I reports); PSNR and SSIM
 are on [0, 1]. FAD uses the autoencoder fitted by ``neurovae fad-fit`` for the dataset: its values are
 comparable only between neurovae runs that use the same FAD autoencoder.
+
+Optional parts of the model contract: a model without ``sample`` (an auto-encoder) gets no samples, sample FAD
+or samples grid; a model whose output carries ``layer_rates`` (the SAE) gets the activity statistics of
+:mod:`neurovae.evaluate.activity` per layer, and every model the intra/inter-class distance ratio of its
+latent features.
 """
 
 from __future__ import annotations
@@ -17,23 +22,35 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from neurovae.evaluate.activity import LayerActivity, intra_inter_distance_ratio
 from neurovae.evaluate.fad import fad, load_fad_autoencoder
 from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
 from neurovae.evaluate.probe import linear_probe_accuracy
 from neurovae.evaluate.quality import mse, psnr, ssim
 from neurovae.io import atomic_path
 
+RATIO_IMAGES = 2000
+"""Test images used for the intra/inter-class distance ratio (it compares every pair)."""
+
 
 @torch.no_grad()
 def collect(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
-            progress: bool = True, desc: str = "evaluating") -> dict[str, torch.Tensor]:
-    """Inputs, reconstructions, latent features and labels of a whole dataset."""
+            progress: bool = True, desc: str = "evaluating",
+            activity: dict[str, LayerActivity] | None = None) -> dict[str, torch.Tensor]:
+    """Inputs, reconstructions, latent features and labels of a whole dataset.
+
+    ``activity``: filled with one :class:`LayerActivity` per layer when the model's output has ``layer_rates``.
+    """
     out: dict[str, list[torch.Tensor]] = {"images": [], "reconstructions": [], "features": [], "labels": []}
     for images, labels in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, disable=not progress,
                                leave=False, unit="batch"):
         images = images.to(device)
         out["images"].append(images.cpu())
-        out["reconstructions"].append(model(images).reconstruction.cpu())
+        output = model(images)
+        out["reconstructions"].append(output.reconstruction.cpu())
+        if activity is not None:
+            for name, rates in getattr(output, "layer_rates", {}).items():
+                activity.setdefault(name, LayerActivity()).update(rates)
         out["features"].append(model.latent_features(images).cpu())
         out["labels"].append(torch.as_tensor(labels))
     return {key: torch.cat(value) for key, value in out.items()}
@@ -55,17 +72,24 @@ def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset |
     model.eval()
     device = next(model.parameters()).device
     torch.manual_seed(seed)
-    test = collect(model, test_set, device, progress=progress, desc="test set")
+    activity: dict[str, LayerActivity] = {}
+    test = collect(model, test_set, device, progress=progress, desc="test set", activity=activity)
     metrics: dict[str, Any] = {
         "test_images": len(test["images"]),
         "mse": mse(test["reconstructions"], test["images"]),
         "psnr": psnr(test["reconstructions"], test["images"]),
         "ssim": ssim(test["reconstructions"], test["images"]),
+        "intra_inter_distance_ratio": intra_inter_distance_ratio(test["features"][:RATIO_IMAGES],
+                                                                 test["labels"][:RATIO_IMAGES]),
     }
-    samples = generate(model, len(test["images"]), seed)
+    if activity:
+        metrics["activity"] = {name: stats.compute() for name, stats in activity.items()}
+    generative = hasattr(model, "sample")
+    samples = generate(model, len(test["images"]), seed) if generative else None
     if fad_model_path is not None and Path(fad_model_path).is_file():
         fad_model = load_fad_autoencoder(fad_model_path, device=device)
-        metrics["fad"] = fad(fad_model, test["images"], samples)
+        if generative:
+            metrics["fad"] = fad(fad_model, test["images"], samples)
         metrics["fad_reconstruction"] = fad(fad_model, test["images"], test["reconstructions"])
         metrics["fad_model"] = str(fad_model_path)
     if probe_train_set is not None:
@@ -75,7 +99,8 @@ def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset |
         metrics["probe_train_images"] = len(train["labels"])
     save_comparison_grid({"input": test["images"][:16], "reconstruction": test["reconstructions"][:16]},
                          out_dir / "reconstructions.png", title="test images and their reconstructions", ncol=16)
-    save_image_grid(samples[:64], out_dir / "samples.png", nrow=8, title="samples from the prior")
+    if generative:
+        save_image_grid(samples[:64], out_dir / "samples.png", nrow=8, title="samples from the prior")
     with atomic_path(out_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

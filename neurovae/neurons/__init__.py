@@ -9,11 +9,11 @@ from neurovae.neurons.blocks import (
     fold_time,
     unfold_time,
 )
-from neurovae.neurons.lif import DECAY_SCALE, LIF, LeakyReadout, LeakyTrace, LIFParams, rectangular_surrogate
+from neurovae.neurons.lif import DECAY_SCALE, LIF, LeakyReadout, LIFParams, PeakReadout, rectangular_surrogate
 from neurovae.neurons.tdbn import TDBatchNorm, fold_into_synapse
 
 __all__ = [
-    "DECAY_SCALE", "LIF", "LIFParams", "LeakyReadout", "LeakyTrace", "SpikingBlock", "SpikingStack", "TDBatchNorm",
+    "DECAY_SCALE", "LIF", "LIFParams", "LeakyReadout", "PeakReadout", "SpikingBlock", "SpikingStack", "TDBatchNorm",
     "TimeFlatten", "TimeUnflatten", "delay_one_step", "fold_into_synapse", "fold_time",
     "rectangular_surrogate", "unfold_time",
 ]

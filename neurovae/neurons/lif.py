@@ -194,13 +194,14 @@ class LeakyReadout(nn.Module):
         return f"beta={self.params.beta}"
 
 
-class LeakyTrace(LeakyReadout):
-    """Non-spiking leaky integrator whose output is its voltage at every step, ``[T, N, ...]``.
+class PeakReadout(LeakyReadout):
+    """Non-spiking leaky integrator whose output is its largest voltage over the steps, ``[N, ...]``.
 
-    ``U_t = beta U_{t-1} + I_t``: the SAE's cumulative membrane potential (Hübotter et al. 2021, eq. 7),
-    read out by its maximum over time. On Lava it is the same never-firing LIF as :class:`LeakyReadout`.
+    ``U_t = beta U_{t-1} + I_t``, output ``max_t U_t``: the SAE's decoding by the maximum cumulative membrane
+    potential (Hübotter et al. 2021, eqs. 7-8). On Lava it is the same never-firing LIF as
+    :class:`LeakyReadout`, whose voltage the host reads at every step.
     """
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
-        """Voltages ``[T, N, ...]`` for input currents ``[T, N, ...]``."""
-        return self.trace(current)
+        """``max_t U_t`` ``[N, ...]`` for input currents ``[T, N, ...]``."""
+        return self.trace(current).amax(0)

@@ -43,8 +43,9 @@ def test_forward_shapes(model):
     config = model.config
     images = _images(config)
     out = model(images)
-    assert isinstance(out, VAEOutput)
     assert out.reconstruction.shape == images.shape
+    if not isinstance(out, VAEOutput):  # an auto-encoder: no posterior or prior
+        return
     assert out.posterior.shape[0] == BATCH and out.prior.shape == out.posterior.shape
     assert out.latent.shape[-2] == BATCH  # [T, N, d] spikes or [N, d] codes
     assert out.reconstruction.abs().max() < 1
@@ -102,6 +103,8 @@ def test_eval_mode_is_deterministic_given_the_rng(model):
 
 
 def test_sample_shape_and_range(model):
+    if not hasattr(model, "sample"):
+        pytest.skip("an auto-encoder has no prior to sample from")
     config = model.config
     samples = model.sample(5, torch.Generator().manual_seed(0))
     assert samples.shape == (5, config.in_channels, config.image_size, config.image_size)
