@@ -21,7 +21,7 @@ from neurovae.export.writers import WRITERS, ExportState
 from neurovae.netx import PRECISIONS, InputLayer, NetworkRecord, NetxError, write_netx
 from neurovae.neurons import SpikingStack
 
-READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage"}
+READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage", "voltage_max": "voltage"}
 
 
 class ExportError(NeurovaeError):
@@ -68,6 +68,8 @@ def export_model(model: nn.Module, part: str, model_config: dict[str, Any] | Non
         raise ExportError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
     if scale is not None and precision != "fixed":
         raise ExportError("a quantization scale only applies to precision='fixed'")
+    if not hasattr(model, "deployable_parts"):
+        raise ExportError(f"{type(model).__name__} is not a spiking network: it has nothing to run on Lava")
     parts = model.deployable_parts()
     if part not in parts:
         raise ExportError(f"model has no part {part!r}; choose one of {', '.join(parts)}")
