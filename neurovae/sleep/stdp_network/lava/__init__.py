@@ -1,0 +1,1 @@
+"""The Diehl & Cook network on Lava (CPU simulation): imported only by code that runs Lava."""

@@ -1,0 +1,33 @@
+"""The sleep phase of Tadros et al. (2019) on a trained Diehl & Cook network.
+
+Sleep presents noisy Poisson input whose rates follow the mean training image, with a stronger leak and a
+stronger input (AMPA) current to mimic the neuromodulation of slow-wave sleep; STDP and the adaptive
+thresholds keep their wake rules. Like every wake presentation, sleep ends with Diehl & Cook's normalization
+of each neuron's incoming weights (without it the few neurons that fire most in sleep grow mean-image fields
+with a larger weight sum and win every test image). The network is changed in place.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neurovae.sleep.stdp_network.dynamics import normalize_incoming
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase, poisson_source
+from neurovae.sleep.stdp_network.params import SleepParams, StdpParameterError
+
+
+def sleep(network: DiehlCookNetwork, mean_image: torch.Tensor, params: SleepParams,
+          generator: torch.Generator) -> torch.Tensor:
+    """Run one sleep period; ``mean_image`` is ``[n_input]`` in [0, 1]. Returns spike counts ``[copies, n]``."""
+    if mean_image.shape != (network.params.n_input,):
+        raise StdpParameterError(f"the mean image must have {network.params.n_input} pixels, "
+                                 f"got shape {tuple(mean_image.shape)}")
+    if mean_image.min() < 0 or mean_image.max() > 1:
+        raise StdpParameterError("the mean image must lie in [0, 1]")
+    rates = (mean_image * params.max_rate).to(network.weights.dtype).expand(network.copies, 1, -1)
+    steps = int(round(params.duration / network.params.neuron.dt))
+    phase = Phase(learn=True, ampa_scale=params.ampa_scale, leak_scale=params.leak_scale,
+                  inhibition_scale=params.inhibition_scale)
+    counts = network.present(poisson_source(rates, network.params.neuron.dt, generator), steps, phase)[:, 0]
+    normalize_incoming(network.weights, network.params.synapse.weight_sum)
+    return counts
