@@ -7,7 +7,14 @@ message on one line and exits non-zero instead of showing a traceback.
 
 
 class NeurovaeError(ValueError):
-    """Base class for errors caused by the user's input, not by a bug."""
+    """Base class for errors caused by the user's input, not by a bug.
+
+    Whitespace (newlines included) is collapsed, so the message is exactly one line even when it quotes a path
+    or a lower-level error text.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 class ConfigError(NeurovaeError):

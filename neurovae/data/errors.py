@@ -9,6 +9,3 @@ class DataError(NeurovaeError):
     Whitespace (newlines included) is collapsed so that the message is always exactly one line, even when it
     quotes a path or a lower-level error text.
     """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))

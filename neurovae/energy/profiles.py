@@ -33,9 +33,6 @@ REQUIRED = {
 class EnergyProfileError(NeurovaeError):
     """An energy profile is missing, malformed, or has a missing, negative or unsourced constant."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
-
 
 @dataclass(frozen=True)
 class EnergyProfile:

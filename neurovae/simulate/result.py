@@ -20,9 +20,6 @@ from neurovae.netx import PRECISIONS, NetworkRecord, read_netx
 class SimulationError(NeurovaeError):
     """A simulation request is invalid (inputs, steps, precision); the message is one line."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
-
 
 @dataclass(frozen=True)
 class SimulationResult:
