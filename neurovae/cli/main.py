@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neurovae.cli import compare, demo, deploy, energy, evaluate, train
+from neurovae.cli import compare, demo, deploy, energy, evaluate, sleep, train
 from neurovae.errors import NeurovaeError
 
-SUBCOMMANDS = (train, evaluate, compare, deploy, energy, demo)
+SUBCOMMANDS = (train, evaluate, compare, deploy, energy, sleep, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

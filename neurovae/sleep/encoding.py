@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from neurovae.errors import NeurovaeError
+from neurovae.errors import ConfigError
 
 
 def spike_probability(max_rate_hz: float, dt_s: float) -> float:
     """Firing probability per step of a pixel at full intensity; a rate outside its sense is refused."""
     if not max_rate_hz > 0:
-        raise NeurovaeError(f"input rate must be positive (Hz), got {max_rate_hz}")
+        raise ConfigError(f"input rate must be positive (Hz), got {max_rate_hz}")
     if not dt_s > 0:
-        raise NeurovaeError(f"time step dt must be positive (seconds), got {dt_s}")
+        raise ConfigError(f"time step dt must be positive (seconds), got {dt_s}")
     probability = max_rate_hz * dt_s
     if probability > 1:
-        raise NeurovaeError(f"input rate {max_rate_hz} Hz x dt {dt_s} s = {probability:g} spikes per step; "
+        raise ConfigError(f"input rate {max_rate_hz} Hz x dt {dt_s} s = {probability:g} spikes per step; "
                             "lower the rate or dt so that it is at most 1")
     return probability
 

@@ -1,0 +1,68 @@
+"""``neurovae sleep RUN``: VAE-sleep (Talafha 2020) of a trained CVAE-like run, written as a new run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from neurovae.cli.common import add_data_argument, open_dataset
+
+OPTIONS = {  # command-line flag -> VAESleepConfig field (unset flags keep Table 3's value)
+    "duration": "duration", "batch": "batch", "steps_per_image": "steps_per_image", "input_rate": "input_rate_hz",
+    "thresholds": "thresholds", "ampa": "ampa_scale", "a_ltp": "a_ltp", "a_ltd": "a_ltd", "w_lb": "w_lb",
+    "w_ub": "w_ub", "seed": "seed",
+}
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Register ``sleep``."""
+    parser = commands.add_parser("sleep", help="VAE-sleep: mirrored STDP on the spiking copy of a trained CVAE")
+    parser.add_argument("run", metavar="RUN", help="run directory of a trained cvae / vsc")
+    parser.add_argument("--backend", choices=("torch", "lava"), default="torch",
+                        help="batched PyTorch, or Lava's learning engine (CPU, floating point; slow: short sleeps)")
+    parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept)")
+    add_data_argument(parser)
+    parser.add_argument("--duration", type=int, help="images presented (Table 3: 48,000; CelebA 200,600)")
+    parser.add_argument("--batch", type=int, help="chains sleeping side by side (torch only; default 1)")
+    parser.add_argument("--steps-per-image", type=int, help="steps each image is shown (default 1)")
+    parser.add_argument("--input-rate", type=float, help="maximum input rate in Hz (Table 3: 40; CelebA 500)")
+    parser.add_argument("--thresholds", type=float, nargs="+", help="one firing threshold per sleeping layer")
+    parser.add_argument("--ampa", type=float, help="synaptic AMPA scale (Table 3: 2.19)")
+    parser.add_argument("--a-ltp", type=float, help="potentiation step")
+    parser.add_argument("--a-ltd", type=float, help="depression step")
+    parser.add_argument("--w-lb", type=float, help="lower weight bound of the stabilizer")
+    parser.add_argument("--w-ub", type=float, help="upper weight bound of the stabilizer")
+    parser.add_argument("--seed", type=int, help="seed of the image order and the input spikes")
+    parser.add_argument("--images", type=int, default=10000, help="training images used (normalization and input)")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(handler=run_sleep)
+
+
+def run_sleep(args: argparse.Namespace) -> int:
+    """Sleep a run and save the slept model as a new run."""
+    import torch
+    from tqdm import tqdm
+
+    from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
+    from neurovae.sleep.vae_sleep import sleep_steps
+    from neurovae.train.checkpoint import open_run, restore_state
+    from neurovae.train.loop import build_model
+
+    paths, config, state = open_run(args.run)
+    chosen = {field: getattr(args, flag) for flag, field in OPTIONS.items() if getattr(args, flag) is not None}
+    if "thresholds" in chosen:
+        chosen["thresholds"] = tuple(chosen["thresholds"])
+    sleep_config = table3_config(config.data.dataset, **chosen)
+    model = build_model(config)
+    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
+    dataset = open_dataset(config, "train", args.data, args.images)
+    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    with tqdm(total=sleep_steps(sleep_config), desc=f"sleep ({args.backend})", unit="step",
+              disable=args.no_progress) as bar:
+        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update())
+    out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
+    save_slept_run(out, config, slept, state["epoch"], summary)
+    print(json.dumps(summary["layers"], indent=2))
+    print(f"wrote {out} (evaluate it with `neurovae eval {out}`)")
+    return 0

@@ -1,0 +1,103 @@
+"""Sleep a trained run (Algorithm 1, MAIN): convert, sleep on PyTorch or Lava, convert back, save a new run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurovae.config import RunConfig
+from neurovae.errors import ConfigError
+from neurovae.io import atomic_path
+from neurovae.models.cvae import to_intensity
+from neurovae.sleep.convert import SleepLayer, to_ann, to_snn
+from neurovae.sleep.lava_sleep import conv_as_dense, run_lava_sleep, tie_back
+from neurovae.sleep.vae_sleep import VAESleepConfig, input_spikes, sleep_torch
+
+BACKENDS = ("torch", "lava")
+
+TABLE3 = {
+    "celeba": {"input_rate_hz": 500.0, "duration": 200600, "thresholds": (15.0, 40.0, 23.0, 0.9),
+               "ampa_scale": 2.19, "a_ltp": 0.013, "a_ltd": 0.019, "target_rate": 0.02},
+    "mnist": {"input_rate_hz": 40.0, "duration": 48000, "thresholds": (36.18, 23.36), "ampa_scale": 2.19,
+              "a_ltp": 0.0063, "a_ltd": 0.0069, "target_rate": 0.02},
+}
+"""Talafha 2020, Table 3, per dataset (Fashion-MNIST shares MNIST's column)."""
+
+
+def table3_config(dataset: str, **overrides: Any) -> VAESleepConfig:
+    """Table 3's sleep parameters for ``dataset``, with ``overrides`` (a bad value is a one-line ConfigError)."""
+    column = TABLE3["celeba" if dataset == "celeba" else "mnist"]
+    try:
+        return VAESleepConfig(**{**column, **overrides})
+    except TypeError as error:
+        raise ConfigError(f"sleep parameters: {error}") from None
+
+
+def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig,
+               progress: Callable[[], None] = lambda: None) -> None:
+    """SLEEP on Lava (one chain), convolutions lowered to dense and tied back; ``layers`` change in place."""
+    if config.batch != 1:
+        raise ConfigError("the Lava sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
+    spikes = torch.cat(list(input_spikes(intensities, config)))
+    shape = spikes.shape[1:]
+    forward, mirrors, taps = [], [], []
+    for layer in layers:
+        dense, tap = conv_as_dense(layer, tuple(shape))
+        mirror, _ = conv_as_dense(SleepLayer(layer.name, layer.mirror_name, layer.mirror_weight, layer.weight,
+                                             layer.stride, layer.padding), tuple(shape))
+        forward.append(dense)
+        mirrors.append(mirror.T)
+        taps.append(tap)
+        shape = torch.nn.functional.conv2d(torch.zeros(1, *shape, dtype=layer.weight.dtype), layer.weight,
+                                           stride=layer.stride, padding=layer.padding).shape[1:]
+    slept, slept_mirrors = run_lava_sleep(forward, mirrors, spikes.flatten(1).numpy(),
+                                          config.effective_thresholds(layers), config.rule)
+    for layer, tap, before, after, mirror_before, mirror_after in zip(layers, taps, forward, slept, mirrors,
+                                                                      slept_mirrors, strict=True):
+        layer.weight = tie_back(layer.weight, before, after, tap)
+        layer.mirror_weight = tie_back(layer.mirror_weight, mirror_before.T, mirror_after.T, tap)
+    for _ in range(len(spikes)):
+        progress()
+
+
+def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
+                progress: Callable[[], None] = lambda: None) -> tuple[nn.Module, dict[str, Any]]:
+    """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown sleep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    intensities = to_intensity(images.detach().cpu().float())
+    layers = to_snn(model.cpu(), intensities)
+    before = [layer.weight.clone() for layer in layers]
+    rates = None
+    if backend == "torch":
+        rates = sleep_torch(layers, intensities, config, progress)
+    else:
+        sleep_lava(layers, intensities, config, progress)
+    summary = {
+        "backend": backend,
+        "sleep": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()},
+        "layers": [{"name": layer.name, "mirror": layer.mirror_name, "scale": layer.scale,
+                    "weight_change": (layer.weight - start).abs().mean().item(),
+                    **({"firing_rate": rate} if rates else {})}
+                   for layer, start, rate in zip(layers, before, rates or [None] * len(layers), strict=True)],
+    }
+    return to_ann(model, layers), summary
+
+
+def save_slept_run(out: str | os.PathLike, config: RunConfig, model: nn.Module, epoch: int,
+                   summary: dict[str, Any]) -> Path:
+    """Write the slept model as a run that ``neurovae eval`` reads, plus ``sleep.json``."""
+    from neurovae.train.checkpoint import init_run, save_checkpoint
+
+    paths = init_run(out, config)
+    save_checkpoint(paths, model, None, epoch, {"sleep": summary})
+    with atomic_path(paths.root / "sleep.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return paths.root

@@ -1,0 +1,187 @@
+"""VAE-sleep pieces against hand computations: STDP rule, Loihi dw strings, conversion and normalization, the
+batched sleep, parameter refusals, and ``neurovae sleep`` end to end on a tiny CVAE."""
+
+import json
+import re
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from neurovae.cli.main import main
+from neurovae.errors import ConfigError, NeurovaeError
+from neurovae.models.cvae import CVAE, CVAEConfig
+from neurovae.sleep.convert import ConversionError, SleepLayer, normalize, sleep_layers, to_ann, to_snn
+from neurovae.sleep.encoding import bernoulli_spikes, spike_probability
+from neurovae.sleep.neuron import if_step
+from neurovae.sleep.run import sleep_model, table3_config
+from neurovae.sleep.stdp import MirroredSTDP, conv_pairs, dense_pairs, lava_scale_terms
+from neurovae.sleep.vae_sleep import VAESleepConfig, sleep_torch
+
+
+def tiny_cvae(**overrides):
+    torch.manual_seed(0)
+    return CVAE(CVAEConfig(**{"image_size": 8, "channels": (4, 8), "hidden_dim": 16, "latent_dim": 4, **overrides}))
+
+
+def test_mirrored_stdp_on_a_hand_computed_case():
+    rule = MirroredSTDP(a_ltp=0.5, a_ltd=0.25, w_lb=-1.0, w_ub=1.0)
+    weights = torch.tensor([[0.0, 0.5], [-0.5, 0.9]])
+    pre = torch.tensor([[1.0, 0.0]])  # visible 0 fires, 1 is silent
+    post = torch.tensor([[1.0, 0.0]])  # hidden 0 fires, 1 is silent
+    both, post_only = dense_pairs(pre, post)
+    assert both.tolist() == [[1, 0], [0, 0]] and post_only.tolist() == [[0, 1], [0, 0]]
+    delta = rule.delta(weights, both, post_only)
+    # w=0: S = 1 * 1 = 1, +0.5; w=0.5: S = 1.5 * 0.5 = 0.75, -0.25 * 0.75; silent post: no change
+    assert delta.tolist() == [[0.5, -0.1875], [0.0, 0.0]]
+    assert rule.delta(torch.tensor([[1.0, -1.0]]), torch.ones(1, 2), torch.ones(1, 2)).abs().max() == 0  # bounds
+
+
+def test_conv_pairs_average_the_dense_pairs_over_shared_positions():
+    generator = torch.Generator().manual_seed(0)
+    pre = (torch.rand(2, 1, 4, 4, generator=generator) < 0.5).float()
+    post = (torch.rand(2, 2, 2, 2, generator=generator) < 0.5).float()
+    both, post_only = conv_pairs(pre, post, (2, 1, 4, 4), stride=2, padding=1)
+    padded = nn.functional.pad(pre, (1, 1, 1, 1))
+    valid = nn.functional.pad(torch.ones_like(pre), (1, 1, 1, 1))
+    expect_both, expect_post_only, count = (torch.zeros(2, 1, 4, 4) for _ in range(3))
+    for b in range(2):
+        for c in range(2):
+            for y in range(2):
+                for x in range(2):
+                    window, inside = padded[b, 0, 2 * y:2 * y + 4, 2 * x:2 * x + 4], valid[0, 0, 2 * y:2 * y + 4,
+                                                                                          2 * x:2 * x + 4]
+                    expect_both[c, 0] += post[b, c, y, x] * window
+                    expect_post_only[c, 0] += post[b, c, y, x] * (1 - window) * inside
+                    if b == 0 and c == 0:
+                        count[:, 0] += inside
+    torch.testing.assert_close(both, expect_both / count)
+    torch.testing.assert_close(post_only, expect_post_only / count)
+
+
+def test_lava_dw_constants_fit_loihi_and_are_reported_exactly():
+    assert lava_scale_terms(0.375) == [(3, -3)]
+    rule = MirroredSTDP(0.25, 0.125, -1.5, 2.0)
+    assert rule.lava_dw() == ("-3*2^-3 * y0 * x1 * (w + 3*2^-1) * (w - 2*2^-0) + "
+                              "1*2^-3 * y0 * (w + 3*2^-1) * (w - 2*2^-0)")
+    assert "x0 * y1" in rule.lava_dw(feedback=True)
+    assert rule.realized() == rule
+    table3 = MirroredSTDP(0.0063, 0.0069, -1.0, 1.0)
+    exponent = table3.lava_weight_exponent()
+    realized = table3.realized(exponent)
+    assert exponent < 0 and abs(realized.a_ltp / 0.0063 - 1) < 1e-2 and abs(realized.a_ltd / 0.0069 - 1) < 1e-2
+    scales = re.findall(r"(-?\d+)\*2\^(-?\d+) \* y0", table3.lava_dw(exponent))
+    assert len(scales) >= 2
+    for mantissa, power in scales:
+        assert -8 <= int(mantissa) < 8 and -7 <= int(power) <= 8
+
+
+def test_integrate_and_fire_and_bernoulli_input():
+    spikes, voltage = if_step(torch.tensor([0.25, 0.75]), torch.tensor([0.5, 0.5]), 1.0)
+    assert spikes.tolist() == [0.0, 1.0] and voltage.tolist() == [0.75, 0.0]
+    assert spike_probability(40, 0.001) == pytest.approx(0.04)
+    rates = torch.stack([bernoulli_spikes(torch.tensor([1.0, 0.5, 0.0]), 0.4, torch.Generator().manual_seed(i))
+                         for i in range(4000)]).mean(0)
+    assert abs(rates[0] - 0.4) < 0.03 and abs(rates[1] - 0.2) < 0.03 and rates[2] == 0
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"input_rate_hz": -40.0}, "input rate must be positive"),
+    ({"w_lb": 1.0, "w_ub": 1.0}, "w_lb < w_ub"),
+    ({"w_lb": 0.0069, "w_ub": 0.0063}, "w_lb < w_ub"),
+    ({"a_ltd": -0.1}, "STDP steps must be >= 0"),
+    ({"thresholds": (36.18, -1.0)}, "thresholds must be positive"),
+    ({"input_rate_hz": 4000.0}, "at most 1"),
+    ({"target_rate": 1.5}, "rho"),
+])
+def test_sleep_parameters_outside_their_sense_are_refused(overrides, fragment):
+    with pytest.raises(ConfigError, match=fragment) as error:
+        VAESleepConfig(**overrides)
+    assert "\n" not in str(error.value)
+
+
+def test_normalization_scales_are_ratios_of_maximum_activations():
+    model = tiny_cvae()
+    images = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    layers = sleep_layers(model)
+    scales = normalize(layers, images)
+    first = torch.relu(model.encoder[0](images))
+    second = torch.relu(model.encoder[2](first))
+    assert scales == pytest.approx([1 / first.max().item(), first.max().item() / second.max().item()])
+    assert [layer.name for layer in layers] == ["encoder.0", "encoder.2"]
+    assert [layer.mirror_name for layer in layers] == ["decoder.7", "decoder.5"]
+
+
+def test_conversion_round_trip_keeps_the_model_and_refuses_what_does_not_convert():
+    model = tiny_cvae()
+    images = torch.rand(4, 1, 8, 8) * 2 - 1
+    back = to_ann(model, to_snn(model, (images + 1) / 2)).eval()
+    torch.testing.assert_close(back(images).reconstruction, model.eval()(images).reconstruction, rtol=0, atol=0)
+
+    biased = tiny_cvae()
+    biased.encoder[2] = nn.Conv2d(4, 8, 4, 2, 1)
+    with pytest.raises(ConversionError, match=r"encoder\.2 \(Conv2d\) has a bias"):
+        sleep_layers(biased)
+    tanh = tiny_cvae()
+    tanh.encoder[3] = nn.Tanh()
+    with pytest.raises(ConversionError, match=r"encoder\.2 \(Conv2d\) is followed by Tanh, not ReLU"):
+        sleep_layers(tanh)
+
+
+def test_batched_sleep_moves_mirrored_weights_by_the_same_pairs():
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.rand(3, 1, 2, 2, generator=generator)
+    layer = SleepLayer("enc", "dec", weight.clone(), weight.clone(), stride=2, padding=0)
+    config = VAESleepConfig(input_rate_hz=500, duration=40, batch=4, thresholds=(0.3,), ampa_scale=1.0,
+                            a_ltp=0.02, a_ltd=0.01)
+    rates = sleep_torch([layer], torch.rand(10, 1, 4, 4, generator=generator), config)
+    assert rates[0] > 0.05
+    assert (layer.weight - weight).abs().max() > 1e-3
+    torch.testing.assert_close(layer.weight, layer.mirror_weight)  # equal start, equal pairs: equal weights
+    with pytest.raises(ConfigError, match="2 sleep thresholds given for 1 sleeping layers"):
+        VAESleepConfig(thresholds=(1.0, 2.0)).effective_thresholds([layer])
+
+
+def test_sleep_model_returns_a_changed_copy():
+    model = tiny_cvae()
+    images = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    config = table3_config("fashion_mnist", duration=30, batch=2, input_rate_hz=500.0, thresholds=(0.05, 0.05))
+    slept, summary = sleep_model(model, images, config)
+    assert [entry["name"] for entry in summary["layers"]] == ["encoder.0", "encoder.2"]
+    assert summary["layers"][0]["firing_rate"] > 0
+    assert not torch.equal(slept.encoder[0].weight, model.encoder[0].weight)
+    assert torch.equal(slept.mean.weight, model.mean.weight)  # only the mirrored convolutions sleep
+    with pytest.raises(NeurovaeError, match="unknown sleep backend"):
+        sleep_model(model, images, config, backend="gpu")
+
+
+@pytest.fixture
+def cvae_run(tmp_path, idx, tiny_config_dict):
+    data = idx.folder(tmp_path / "mnist", n_train=64, n_test=32, gz=True)
+    config = tiny_config_dict(dataset="mnist", model="cvae", batch_size=32)
+    config["model"].update(hidden_dim=16, latent_dim=4)
+    config["train"]["lr_multipliers"] = {}
+    path = tmp_path / "cvae.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["train", str(path), "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    return tmp_path, data
+
+
+def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
+    root, data = cvae_run
+    argv = ["sleep", str(root / "run"), "--data", str(data), "--duration", "20", "--batch", "4", "--thresholds",
+            "0.1", "0.1", "--input-rate", "500", "--no-progress"]
+    assert main([*argv, "--out", str(root / "slept")]) == 0
+    summary = json.loads((root / "slept" / "sleep.json").read_text())
+    assert summary["backend"] == "torch" and summary["sleep"]["duration"] == 20
+    assert main(["eval", str(root / "slept"), "--data", str(data), "-n", "16", "--probe-images", "0",
+                 "--no-progress"]) == 0
+    assert (root / "slept" / "eval" / "metrics.json").is_file()
+    capsys.readouterr()
+
+    assert main([*argv, "--w-lb", "2", "--w-ub", "1", "--out", str(root / "bad")]) == 2
+    error = capsys.readouterr().err.splitlines()
+    assert len(error) == 1 and "w_lb < w_ub" in error[0] and not (root / "bad").exists()
+    assert main([*argv, "--input-rate=-3", "--out", str(root / "bad")]) == 2
+    assert "input rate must be positive" in capsys.readouterr().err
