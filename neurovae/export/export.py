@@ -21,7 +21,7 @@ from neurovae.export.writers import WRITERS, ExportState
 from neurovae.netx import PRECISIONS, InputLayer, NetworkRecord, NetxError, write_netx
 from neurovae.neurons import SpikingStack
 
-READOUTS = {"spike_rate": "spikes", "voltage_tanh": "voltage", "voltage_max": "voltage"}
+READOUTS = {"spike_rate": "spikes", "spike_train": "spikes", "voltage_tanh": "voltage", "voltage_max": "voltage"}
 
 
 class ExportError(NeurovaeError):

@@ -149,14 +149,21 @@ class LIF(nn.Module):
         mem = torch.zeros_like(current[0])
         spikes, voltages = [], []
         for step_current in current.unbind(0):
-            spk, mem = self.leaky(step_current, mem)
-            if self.params.bounded:
-                mem = mem.clamp_min(self.params.v_min)
-            spk = spk.to(current.dtype)  # snnTorch spike functions return float32
+            spk, mem = self.step(step_current, mem)
             spikes.append(spk)
             if record_voltage:
                 voltages.append(mem * (1 - spk))
         return torch.stack(spikes), torch.stack(voltages) if record_voltage else None
+
+    def step(self, current: torch.Tensor, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: spikes and the new (pre-reset) voltage for the current ``[N, ...]`` and last voltage ``mem``.
+
+        For networks stepped one step at a time (autoregressive sampling); start with ``mem`` = zeros.
+        """
+        spk, mem = self.leaky(current, mem)
+        if self.params.bounded:
+            mem = mem.clamp_min(self.params.v_min)
+        return spk.to(current.dtype), mem  # snnTorch spike functions return float32
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""

@@ -162,6 +162,8 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
         return save
 
     for epoch in range(start_epoch, config.train.epochs):
+        if hasattr(model, "start_epoch"):  # a training schedule that follows the epoch (FSVAE's scheduled sampling)
+            model.start_epoch(epoch, config.train.epochs)
         batches = epoch_batches(train_set, config, epoch)
         # the loader's own generator keeps it from drawing on the global RNG, which a mid-epoch resume restores
         loader = DataLoader(train_set, batch_sampler=batches[done.batches:], num_workers=config.train.num_workers,

@@ -27,3 +27,18 @@ def rbf_mmd2(source: torch.Tensor, target: torch.Tensor, kernels: int = 5, multi
     n = source.shape[0]
     xx, yy, xy = kernel[:n, :n].mean(), kernel[n:, n:].mean(), kernel[:n, n:].mean()
     return xx + yy - 2 * xy
+
+
+def psp_mmd2(source: torch.Tensor, target: torch.Tensor, tau: float = 2.0) -> torch.Tensor:
+    r"""FSVAE's MMD between two Bernoulli spike processes given by their probabilities ``[T, ...]`` (time first).
+
+    With the kernel of a post-synaptic potential, ``MMD^2 = ||PSP(E z_q) - PSP(E z_p)||^2`` (Kamata et al. 2022),
+    averaged over every element as the reference code does; ``PSP`` is the first-order filter
+    ``s_t = s_{t-1} + (x_t - s_{t-1}) / tau``, applied here as one matrix product over time.
+    """
+    steps = source.shape[0]
+    time = torch.arange(steps, device=source.device)
+    lag = time[:, None] - time[None, :]
+    kernel = torch.where(lag >= 0, (1 - 1 / tau) ** lag.clamp_min(0).to(source.dtype) / tau, 0.0).to(source.dtype)
+    difference = torch.tensordot(kernel, source - target, dims=1)
+    return difference.square().mean()
