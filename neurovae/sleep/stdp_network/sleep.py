@@ -18,13 +18,16 @@ from neurovae.sleep.stdp_network.params import SleepParams, StdpParameterError
 
 def sleep(network: DiehlCookNetwork, mean_image: torch.Tensor, params: SleepParams,
           generator: torch.Generator) -> torch.Tensor:
-    """Run one sleep period; ``mean_image`` is ``[n_input]`` in [0, 1]. Returns spike counts ``[copies, n]``."""
-    if mean_image.shape != (network.params.n_input,):
-        raise StdpParameterError(f"the mean image must have {network.params.n_input} pixels, "
-                                 f"got shape {tuple(mean_image.shape)}")
+    """Run one sleep period; returns the spike counts ``[copies, n_neurons]``.
+
+    ``mean_image`` in [0, 1] is ``[n_input]`` (shared) or ``[copies, n_input]`` (each copy its own mean).
+    """
+    if mean_image.shape not in ((network.params.n_input,), (network.copies, network.params.n_input)):
+        raise StdpParameterError(f"the mean image must have {network.params.n_input} pixels (one row or one per "
+                                 f"network copy), got shape {tuple(mean_image.shape)}")
     if mean_image.min() < 0 or mean_image.max() > 1:
         raise StdpParameterError("the mean image must lie in [0, 1]")
-    rates = (mean_image * params.max_rate).to(network.weights.dtype).expand(network.copies, 1, -1)
+    rates = (mean_image * params.max_rate).to(network.weights.dtype).expand(network.copies, -1).unsqueeze(1)
     steps = int(round(params.duration / network.params.neuron.dt))
     phase = Phase(learn=True, ampa_scale=params.ampa_scale, leak_scale=params.leak_scale,
                   inhibition_scale=params.inhibition_scale)

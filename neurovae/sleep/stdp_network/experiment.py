@@ -1,0 +1,199 @@
+"""Tadros et al. (2019) experiments: accuracy before and after sleep versus training size, noise and blur.
+
+One Diehl & Cook network per seed learns (all seeds side by side as network copies, each on its own image
+order); at every requested training size a copy of it sleeps, and the awake and the slept network are
+labelled on held-out training images and tested on the test set, clean and corrupted. Results go to
+``results.json``, ``results.md`` and three PNG figures in the output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurovae.data.idx import load_idx_split
+from neurovae.io import atomic_path
+from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
+from neurovae.sleep.stdp_network.labels import accuracy, assign_labels, classify
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork
+from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
+from neurovae.sleep.stdp_network.sleep import sleep
+
+NUM_CLASSES = 10
+PAPER_MNIST_1000 = (0.20, 0.60)
+"""Tadros et al. 2019, text of Fig. 3: 1,000 MNIST training images, test accuracy before -> after sleep."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TadrosExperiment:
+    """What to run; sizes count images, ``robust_sizes`` are the training sizes that get noise/blur curves."""
+
+    data: Path
+    out: Path
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_sizes: tuple[int, ...] = (1000, 2000, 5000, 10000)
+    robust_sizes: tuple[int, ...] = (1000,)
+    label_count: int = 1000
+    test_count: int = 1000
+    noise_levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    blur_levels: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+    network: NetworkParams = NetworkParams()
+    sleep: SleepParams = SleepParams()
+
+    def __post_init__(self) -> None:
+        if not self.seeds or not self.train_sizes:
+            raise StdpParameterError("give at least one seed and one training size")
+        if min(self.train_sizes) <= 0 or self.label_count <= 0 or self.test_count <= 0:
+            raise StdpParameterError("training sizes, label_count and test_count must be positive")
+        if not set(self.robust_sizes) <= set(self.train_sizes):
+            raise StdpParameterError(f"robust_sizes {self.robust_sizes} must be among train_sizes {self.train_sizes}")
+
+
+def _load(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = load_idx_split(Path(folder), split)
+    flat = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    return flat, torch.from_numpy(labels.astype(np.int64))
+
+
+def _evaluate(network: DiehlCookNetwork, label_set: tuple[torch.Tensor, torch.Tensor],
+              tests: dict[tuple[str, float], torch.Tensor], test_labels: torch.Tensor,
+              generator: torch.Generator) -> dict[tuple[str, float], list[float]]:
+    """Label the neurons on ``label_set``, then accuracy per seed on each (corruption, level) test set."""
+    neuron_labels = assign_labels(network.responses(label_set[0], generator), label_set[1], NUM_CLASSES)
+    return {key: accuracy(classify(network.responses(images, generator), neuron_labels, NUM_CLASSES),
+                          test_labels).tolist()
+            for key, images in tests.items()}
+
+
+def run_tadros_experiment(config: TadrosExperiment,
+                          progress: Callable[[str], None] | None = None) -> dict:
+    """Run the whole sweep, write ``results.json``, ``results.md`` and the PNGs; return the results dict."""
+    report = progress or (lambda _message: None)
+    train_x, train_y = _load(config.data, "train")
+    test_x, test_y = _load(config.data, "test")
+    pool = len(train_x) - config.label_count
+    if max(config.train_sizes) > pool:
+        raise StdpParameterError(f"{max(config.train_sizes)} training images requested but only {pool} remain "
+                                 f"after the {config.label_count} held out for labelling")
+    label_set = (train_x[pool:], train_y[pool:])
+    test_x, test_y = test_x[:config.test_count], test_y[:config.test_count]
+    noise_gen = torch.Generator().manual_seed(12345)
+    corrupted = {("clean", 0.0): test_x}
+    corrupted |= {("noise", s): add_gaussian_noise(test_x, s, noise_gen) for s in config.noise_levels if s > 0}
+    corrupted |= {("blur", s): gaussian_blur(test_x, s) for s in config.blur_levels if s > 0}
+
+    seeds = list(config.seeds)
+    network = DiehlCookNetwork.create(config.network, len(seeds), [torch.Generator().manual_seed(s) for s in seeds])
+    orders = torch.stack([torch.randperm(pool, generator=torch.Generator().manual_seed(1000 + s)) for s in seeds])
+    learn_gen = torch.Generator().manual_seed(seeds[0])
+    eval_gen = torch.Generator().manual_seed(seeds[0] + 1)
+    records: list[dict] = []
+    seen = 0
+    started = time.monotonic()
+    for size in sorted(set(config.train_sizes)):
+        for index in range(seen, size):
+            network.learn_image(train_x[orders[:, index]], learn_gen)
+        seen = size
+        report(f"{size} images learnt ({time.monotonic() - started:.0f} s)")
+        tests = corrupted if size in config.robust_sizes else {("clean", 0.0): test_x}
+        slept = network.clone()
+        sleep_counts = sleep(slept, train_x[orders[:, :size]].mean(dim=1), config.sleep, learn_gen)
+        for state, net in (("before", network), ("after", slept)):
+            for (kind, level), accs in _evaluate(net, label_set, tests, test_y, eval_gen).items():
+                records += [{"train_size": size, "state": state, "corruption": kind, "level": level, "seed": seed,
+                             "accuracy": acc} for seed, acc in zip(seeds, accs, strict=True)]
+        records += [{"train_size": size, "state": "sleep", "seed": seed, "sleep_spikes": float(count.sum()),
+                     "theta_change_mean": float(change.mean()), "thresholds_up": int((change > 0).sum()),
+                     "thresholds_down": int((change < 0).sum())}
+                    for seed, count, change in zip(seeds, sleep_counts, slept.theta - network.theta, strict=True)]
+        clean = [r["accuracy"] for r in records if r["train_size"] == size and r.get("corruption") == "clean"]
+        report(f"{size} images: accuracy before {np.mean(clean[:len(seeds)]):.3f}, "
+               f"after sleep {np.mean(clean[len(seeds):]):.3f} ({time.monotonic() - started:.0f} s)")
+    results = {"config": _jsonable(config), "records": records, "seconds": time.monotonic() - started,
+               "device": "cpu", "torch_threads": torch.get_num_threads()}
+    write_outputs(results, config.out)
+    return results
+
+
+def _jsonable(config: TadrosExperiment) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def _summary(records: Sequence[dict], corruption: str, size: int | None = None) -> dict[str, dict[float, list]]:
+    """Accuracies over seeds by state, then by x; x is the training size (clean) or the corruption level."""
+    table: dict[str, dict[float, list]] = {"before": {}, "after": {}}
+    for r in records:
+        if r.get("corruption") != corruption or (size is not None and r["train_size"] != size):
+            continue
+        x = r["train_size"] if corruption == "clean" and size is None else r["level"]
+        table[r["state"]].setdefault(x, []).append(r["accuracy"])
+    return table
+
+
+def write_outputs(results: dict, out: Path) -> None:
+    """``results.json``, ``results.md`` and the figures, each written atomically."""
+    out = Path(out)
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
+    records = results["records"]
+    robust = sorted({r["train_size"] for r in records if r.get("corruption") in ("noise", "blur")})
+    lines = ["| training images | accuracy before sleep | after sleep | seeds |", "| --- | --- | --- | --- |"]
+    clean = _summary(records, "clean")
+    for size in sorted(clean["before"]):
+        before, after = clean["before"][size], clean["after"][size]
+        lines.append(f"| {size} | {np.mean(before):.3f} ± {np.std(before):.3f} | {np.mean(after):.3f} ± "
+                     f"{np.std(after):.3f} | {len(before)} |")
+    for size in robust:
+        for kind in ("noise", "blur"):
+            table = _summary(records, kind, size)
+            base = _summary(records, "clean", size)
+            lines += ["", f"| {kind} sigma ({size} training images) | before | after |", "| --- | --- | --- |"]
+            for level in sorted({0.0, *table["before"]}):
+                b = (table["before"] | base["before"]).get(level, [])
+                a = (table["after"] | base["after"]).get(level, [])
+                lines.append(f"| {level} | {np.mean(b):.3f} ± {np.std(b):.3f} | {np.mean(a):.3f} ± {np.std(a):.3f} |")
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    _plot(clean, "training images", "accuracy vs training size", out / "accuracy_vs_train_size.png",
+          reference=(1000, PAPER_MNIST_1000))
+    for size in robust:
+        for kind in ("noise", "blur"):
+            table = _summary(records, kind, size)
+            base = _summary(records, "clean", size)
+            merged = {state: table[state] | base[state] for state in ("before", "after")}
+            _plot(merged, f"{kind} sigma", f"accuracy vs {kind} ({size} training images)",
+                  out / f"accuracy_vs_{kind}_{size}.png")
+
+
+def _plot(table: dict[str, dict[float, list]], xlabel: str, title: str, path: Path,
+          reference: tuple[int, tuple[float, float]] | None = None) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 3.6))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for state, color in (("before", "tab:blue"), ("after", "tab:orange")):
+        xs = sorted(table[state])
+        means = [np.mean(table[state][x]) for x in xs]
+        stds = [np.std(table[state][x]) for x in xs]
+        label = "awake (before sleep)" if state == "before" else "after sleep"
+        axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, color=color, label=label)
+    if reference is not None:
+        x, (before, after) = reference
+        axes.scatter([x, x], [before, after], marker="x", color=["tab:blue", "tab:orange"],
+                     label="paper, MNIST (before, after)")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("test accuracy")
+    axes.set_ylim(0, 1)
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
