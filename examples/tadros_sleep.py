@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
+from neurovae.io import atomic_path
 from neurovae.sleep.stdp_network.experiment import TadrosExperiment, run_tadros_experiment
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase
 from neurovae.sleep.stdp_network.params import InputParams, NetworkParams, SleepParams
 
 QUICK = {"train_sizes": (20, 40), "robust_sizes": (20,), "label_count": 40, "test_count": 40,
@@ -43,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sleep-ampa", type=float, default=SleepParams.ampa_scale)
     parser.add_argument("--sleep-inhibition", type=float, default=SleepParams.inhibition_scale)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--lava-steps", type=int, default=0,
+                        help="first verify on Lava: this many learning steps of a fresh network on the first "
+                             "training image, Lava vs PyTorch (writes lava_check.json)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds)")
     return parser.parse_args(argv)
 
@@ -63,11 +71,29 @@ def experiment_from_args(args: argparse.Namespace) -> TadrosExperiment:
     return TadrosExperiment(**fields)
 
 
+def check_on_lava(config: TadrosExperiment, steps: int) -> dict:
+    """Lava vs PyTorch on the full-size network for ``steps`` learning steps; written to ``lava_check.json``."""
+    from neurovae.sleep.stdp_network.lava.network import compare_lava_and_torch
+
+    images, _ = load_idx_split(config.data, "train")
+    rates = images[0].reshape(-1) / 255.0 * config.network.input.max_rate * config.network.neuron.dt / 1000.0
+    spikes = (np.random.default_rng(config.seeds[0]).random((steps, rates.size)) < rates).astype(float)
+    network = DiehlCookNetwork.create(config.network, 1, [torch.Generator().manual_seed(config.seeds[0])],
+                                      torch.float64)
+    check = compare_lava_and_torch(config.network, network.weights[0].numpy(), network.theta[0].numpy(), spikes,
+                                   Phase(learn=True))
+    with atomic_path(config.out / "lava_check.json") as tmp:
+        tmp.write_text(json.dumps(check, indent=1))
+    return check
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
         config = experiment_from_args(args)
+        if args.lava_steps:
+            print(f"Lava vs PyTorch: {check_on_lava(config, args.lava_steps)}", flush=True)
         run_tadros_experiment(config, progress=lambda message: print(message, flush=True))
     except NeurovaeError as error:
         print(f"error: {error}", file=sys.stderr)

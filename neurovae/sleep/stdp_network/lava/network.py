@@ -107,3 +107,20 @@ def run_torch_reference(params: NetworkParams, weights: np.ndarray, theta: np.nd
     recorded = network.present(lambda step: spikes[step].view(1, 1, -1), len(spikes), phase, record=True)
     return LavaRunResult(weights=network.weights[0].numpy(), theta=network.theta[0].numpy(),
                          spikes=recorded[:, 0, 0].numpy())
+
+
+def compare_lava_and_torch(params: NetworkParams, weights: np.ndarray, theta: np.ndarray, input_spikes: np.ndarray,
+                           phase: Phase) -> dict[str, float | bool | int]:
+    """Run both and report agreement: equal spike trains, largest weight and threshold differences, Lava's time."""
+    import time
+
+    started = time.monotonic()
+    lava = run_on_lava(params, weights, theta, input_spikes, phase)
+    lava_seconds = time.monotonic() - started
+    reference = run_torch_reference(params, weights, theta, input_spikes, phase)
+    return {"steps": len(input_spikes), "synapses": int(weights.size), "lava_seconds": lava_seconds,
+            "spikes_equal": bool(np.array_equal(lava.spikes, reference.spikes)),
+            "excitatory_spikes": int(lava.spikes.sum()),
+            "max_weight_difference": float(np.abs(lava.weights - reference.weights).max()),
+            "max_theta_difference": float(np.abs(lava.theta - reference.theta).max()),
+            "max_weight_change": float(np.abs(lava.weights - weights).max())}
