@@ -17,6 +17,8 @@ Fixed point (``PyLifResetModelBitAcc``), on integers held shifted left by 6 bits
 
 ``trunc`` is Lava's sign-magnitude right shift; ``wrap_24`` its single 24-bit wrap
 (:func:`~neurovae.emulator.fixedpoint.wrap_once`); ``b`` is the bias stored in Lava's ``int16`` ``bias_mant``.
+A neuron with a lower bound (netx ``vMinMant``, neurovae's ``LIFResetBounded``) then sets
+``v <- max(v, v_min)`` after the reset (``v_min << 6`` in fixed point).
 The int32 wrap-arounds of Lava's numpy arithmetic are applied where the compiler cannot rule them out
 (``wrap32``), the 24-bit wrap and the voltage clip where ``wrap24`` and ``clip`` say they may happen; skipping
 them elsewhere changes no value (a test runs a network both ways).
@@ -80,12 +82,14 @@ class FloatLIFParams:
         v_keep: ``1 - vDecay/4096``.
         vth: threshold ``vThMant``.
         bias: per-channel bias broadcastable to the state, or None (adding Lava's zero bias changes nothing).
+        v_min: lower bound of the voltage (``vMinMant``), or None.
     """
 
     u_keep: float
     v_keep: float
     vth: float
     bias: torch.Tensor | None = None
+    v_min: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("u_keep", "v_keep"):
@@ -98,7 +102,7 @@ class FloatLIFParams:
         """Map a netx neuron record as ``neurovae.simulate`` does for ``floating_pt``."""
         du, dv = neuron.iDecay / DECAY_SCALE, neuron.vDecay / DECAY_SCALE
         return cls(u_keep=1 - du, v_keep=1 - dv, vth=float(neuron.vThMant),
-                   bias=_bias_tensor(bias, shape, torch.float64, device))
+                   bias=_bias_tensor(bias, shape, torch.float64, device), v_min=neuron.vMinMant)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class FixedLIFParams:
         dtype: the state's dtype: int64, or a float type in which every value and product of this layer is an
             exact integer (only without wraps): float32 when the decays are powers of two and the values stay
             below ``2**24``, else float64.
+        v_min: lower bound of the voltage, ``vMinMant << 6``, or None.
     """
 
     u_factor: int
@@ -126,6 +131,7 @@ class FixedLIFParams:
     wrap24: bool = True
     clip: bool = True
     dtype: torch.dtype = torch.int64
+    v_min: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("u_factor", "v_factor"):
@@ -161,7 +167,7 @@ class FixedLIFParams:
         dtype, wrap32, wrap24, clip = _plan_arithmetic(input_bound, u_factor, v_factor, effective)
         return cls(u_factor=u_factor, v_factor=v_factor, vth=int(neuron.vThMant) << fx.STATE_SHIFT,
                    bias=_bias_tensor(effective, shape, dtype, device), wrap32=wrap32, wrap24=wrap24, clip=clip,
-                   dtype=dtype)
+                   dtype=dtype, v_min=None if neuron.vMinMant is None else int(neuron.vMinMant) << fx.STATE_SHIFT)
 
 
 def _plan_arithmetic(input_bound: float, u_factor: int, v_factor: int,
@@ -198,7 +204,7 @@ def float_step(a: torch.Tensor, state: LIFState, params: FloatLIFParams) -> tupl
     if params.bias is not None:
         v = v + params.bias
     spikes = v > params.vth
-    return spikes, LIFState(u, v * ~spikes)  # v > vth > 0 where it spikes: +0.0 there, v itself elsewhere
+    return spikes, LIFState(u, _reset(v, spikes, params.v_min))
 
 
 def fixed_step(a: torch.Tensor, state: LIFState, params: FixedLIFParams) -> tuple[torch.Tensor, LIFState]:
@@ -225,7 +231,7 @@ def fixed_step(a: torch.Tensor, state: LIFState, params: FixedLIFParams) -> tupl
     if params.clip:
         v = v.clamp(-fx.MAX_UV + 1, fx.MAX_UV - 1)
     spikes = v > params.vth
-    return spikes, LIFState(u, v * ~spikes)
+    return spikes, LIFState(u, _reset(v, spikes, params.v_min))
 
 
 def _fixed_step_exact_float(a: torch.Tensor, state: LIFState,
@@ -240,7 +246,13 @@ def _fixed_step_exact_float(a: torch.Tensor, state: LIFState,
     if params.clip:
         v = v.clamp(-fx.MAX_UV + 1, fx.MAX_UV - 1)
     spikes = v > params.vth
-    return spikes, LIFState(u, v * ~spikes)  # v >= 0 where it spikes: the reset gives +0.0
+    return spikes, LIFState(u, _reset(v, spikes, params.v_min))
+
+
+def _reset(v: torch.Tensor, spikes: torch.Tensor, v_min: float | None) -> torch.Tensor:
+    """Zero the voltage where the neuron spiked (v > vth > 0 there: +0.0), then apply the lower bound if any."""
+    v = v * ~spikes
+    return v if v_min is None else v.clamp_min(v_min)
 
 
 def _decay_exact(x: torch.Tensor, factor: int) -> torch.Tensor:

@@ -17,6 +17,8 @@ weight            signed 8-bit, -128..127      netx shifts mixed-sign weights on
 bias              signed 13-bit, -4096..4095   Lava's ``bias_mant``; ``bias_exp = 6`` puts it on the 6
                                                fractional bits of u and v, so it is in device units
 vThMant           1..131071 (17 bits)          compared with v after ``vth << 6`` in the 24-bit state
+vMinMant          round(vThMant x its float    neurovae's lower bound of v (``v_min << 6``), when the layer
+                  ratio to vThMant), <= 0      has one (the SAE's -omega)
 vDecay            round(4096 (1 - beta)),      12-bit ``dv``; Lava adds no offset to dv, so 4096 (beta = 0)
                   0..4095                      becomes 4095 and leaves 1/4096 of the voltage
 iDecay            4096 (kept)                  ``du = 4095`` plus Lava's ``ds_offset = 1`` decays the current
@@ -222,7 +224,9 @@ def _quantize_neuron(index: int, layer: Layer, neuron: CubaNeuron, threshold: fl
     else:
         v_th = round(threshold * scale)
         _check_range(index, layer, "threshold", np.array([v_th]), 1, fmt.threshold_max, scale, fmt.threshold_bits)
-    return dataclasses.replace(neuron, iDecay=i_decay, vDecay=v_decay, vThMant=v_th)
+    # a voltage bound keeps its ratio to the threshold (the SAE's -omega stays minus the threshold)
+    v_min = None if neuron.vMinMant is None else round(neuron.vMinMant / neuron.vThMant * v_th)
+    return dataclasses.replace(neuron, iDecay=i_decay, vDecay=v_decay, vThMant=v_th, vMinMant=v_min)
 
 
 def _round_half_up(values: np.ndarray) -> np.ndarray:

@@ -50,7 +50,7 @@ def cuba_neuron(params: LIFParams, weight_scale: float) -> CubaNeuron:
     """Netx CUBA parameters of a LIF population (see :mod:`neurovae.neurons.lif` for the mapping)."""
     cuba = params.to_cuba(weight_scale)
     threshold = cuba["vThMant"] if params.spiking else READOUT_THRESHOLD
-    return CubaNeuron(iDecay=cuba["iDecay"], vDecay=cuba["vDecay"], vThMant=threshold)
+    return CubaNeuron(iDecay=cuba["iDecay"], vDecay=cuba["vDecay"], vThMant=threshold, vMinMant=cuba.get("vMinMant"))
 
 
 @writes(SpikingBlock)

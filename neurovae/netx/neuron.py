@@ -9,6 +9,11 @@ Device parameters are on Loihi's scales: decays on 4096 (``iDecay = 4096`` means
     u[t] = (1 - iDecay/4096)\,u[t-1] + a[t], \quad v[t] = (1 - vDecay/4096)\,v[t-1] + u[t] + b,
     \quad s[t] = v[t] > vThMant, \quad v[t] \leftarrow 0 \text{ where } s[t].
 
+``vMinMant`` (neurovae's addition, optional) bounds the voltage from below after each step,
+``v[t] <- max(v[t], vMinMant)`` (Hübotter et al. 2021's ``-omega``), run by neurovae's ``LIFResetBounded``
+Lava process. It is written only when set, as ``neuron/vMinMant``; lava-dl's netx reads only the keys it knows,
+so a file with it still loads there (without the bound) and files without it read here as unbounded.
+
 Example:
     >>> CubaNeuron(iDecay=4096, vDecay=819.2, vThMant=64).type
     'CUBA'
@@ -53,6 +58,7 @@ class CubaNeuron:
         vThMant: spike threshold (> 0), in the same units as weights and biases.
         refDelay: refractory delay in steps (>= 1); Lava's LIF has no refractory period, 1 means none.
         gradedSpike: whether the neuron sends graded spikes (neurovae simulates binary spikes only).
+        vMinMant: lower bound of the voltage (<= 0, same units as vThMant), or None for none.
     """
 
     iDecay: float = float(DECAY_SCALE)
@@ -60,6 +66,7 @@ class CubaNeuron:
     vThMant: float = 64.0
     refDelay: int = 1
     gradedSpike: bool = False
+    vMinMant: float | None = None
     type: ClassVar[str] = "CUBA"
 
     def __post_init__(self) -> None:
@@ -77,11 +84,17 @@ class CubaNeuron:
             raise NetxError(f"neuron parameter refDelay={ref_delay:g} must be a whole number >= 1")
         object.__setattr__(self, "refDelay", int(ref_delay))
         object.__setattr__(self, "gradedSpike", bool(np.asarray(self.gradedSpike).reshape(())))
+        if self.vMinMant is not None:
+            bound = _scalar(self.vMinMant, "vMinMant")
+            if bound > 0:
+                raise NetxError(f"neuron parameter vMinMant={bound:g} must be <= 0 (a reset to 0 must respect it)")
+            object.__setattr__(self, "vMinMant", bound)
 
     @property
     def is_integer(self) -> bool:
         """Whether every parameter is a whole number, as fixed point (and stock netx) requires."""
-        return all(float(getattr(self, k)).is_integer() for k in ("iDecay", "vDecay", "vThMant"))
+        bound_is_integer = self.vMinMant is None or float(self.vMinMant).is_integer()
+        return bound_is_integer and all(float(getattr(self, k)).is_integer() for k in ("iDecay", "vDecay", "vThMant"))
 
     def datasets(self, prefix: str = "neuron/") -> dict[str, Any]:
         """Datasets of the ``neuron`` group, keyed by their path inside the layer group.
@@ -92,7 +105,7 @@ class CubaNeuron:
         def number(value: float) -> int | float:
             return int(value) if float(value).is_integer() else float(value)
 
-        return {
+        datasets = {
             f"{prefix}type": self.type,
             f"{prefix}iDecay": number(self.iDecay),
             f"{prefix}vDecay": number(self.vDecay),
@@ -100,6 +113,9 @@ class CubaNeuron:
             f"{prefix}refDelay": int(self.refDelay),
             f"{prefix}gradedSpike": bool(self.gradedSpike),
         }
+        if self.vMinMant is not None:
+            datasets[f"{prefix}vMinMant"] = number(self.vMinMant)
+        return datasets
 
     @classmethod
     def from_datasets(cls, data: Mapping[str, Any], prefix: str = "neuron/") -> CubaNeuron:
@@ -120,4 +136,5 @@ class CubaNeuron:
             vThMant=data[f"{prefix}vThMant"],
             refDelay=data.get(f"{prefix}refDelay", 1),
             gradedSpike=data.get(f"{prefix}gradedSpike", False),
+            vMinMant=data.get(f"{prefix}vMinMant"),
         )

@@ -6,6 +6,9 @@ Lava ``Dense`` + ``LIFReset``; ``conv`` -> Lava ``Conv`` + ``LIFReset``; ``convT
 neuron's spikes go to a ``RingBuffer`` sink; the last layer's voltage is read by a ``Read`` process at the
 last step of every sample (and every layer's voltage at every step when asked).
 
+A neuron record with a lower voltage bound (``vMinMant``) becomes neurovae's ``LIFResetBounded`` (float
+``v_min = vMinMant``, fixed ``v_min = vMinMant``, shifted by 6 bits inside the model), else Lava's ``LIFReset``.
+
 Per-sample reset: neurons are Lava's ``LIFReset(reset_interval=T, reset_offset=1)`` (``u = v = 0`` at steps
 1, T+1, ...) and synapses run :mod:`neurovae.simulate.reset_models` / ConvT models that zero their held
 output at the same steps, so sample n (steps nT+1 .. nT+T) equals a fresh network run on it alone.
@@ -38,6 +41,8 @@ from lava.proc.lif.process import LIFReset
 
 from neurovae.netx import ConvLayer, ConvTLayer, DenseLayer, FlattenLayer, InputLayer, Layer, NetworkRecord
 from neurovae.simulate import recorders, reset_models
+from neurovae.simulate.bounded_lif import models as bounded_models
+from neurovae.simulate.bounded_lif.process import LIFResetBounded
 from neurovae.simulate.convt import models as convt_models
 from neurovae.simulate.convt.process import ConvT
 from neurovae.simulate.fixed import optimize_weight_bits
@@ -85,10 +90,11 @@ def run_config(precision: str) -> Loihi2SimCfg:
     if precision == "float":
         models = {Dense: reset_models.WindowDenseFloat, Conv: reset_models.WindowConvFloat,
                   ConvT: convt_models.PyConvTModelFloat, Sink: recorders.FileSinkFloat,
-                  Read: recorders.FileReadFloat}
+                  Read: recorders.FileReadFloat, LIFResetBounded: bounded_models.PyLifResetBoundedFloat}
         return Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
     models = {Dense: reset_models.WindowDenseFixed, Conv: reset_models.WindowConvFixed,
-              ConvT: convt_models.PyConvTModelFixed, Sink: recorders.FileSinkFixed, Read: recorders.FileReadFixed}
+              ConvT: convt_models.PyConvTModelFixed, Sink: recorders.FileSinkFixed, Read: recorders.FileReadFixed,
+              LIFResetBounded: bounded_models.PyLifResetBoundedFixed}
     return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
 
 
@@ -101,6 +107,9 @@ def _neuron(layer: Layer, shape: tuple[int, ...], precision: str, steps: int) ->
     else:
         params = dict(du=int(neuron.iDecay) - 1, dv=int(neuron.vDecay), vth=int(neuron.vThMant),
                       bias_mant=np.trunc(bias).astype(np.int32), bias_exp=6)
+    if neuron.vMinMant is not None:
+        v_min = float(neuron.vMinMant) if precision == "float" else int(neuron.vMinMant)
+        return LIFResetBounded(shape=shape, reset_interval=steps, reset_offset=1, v_min=v_min, **params)
     return LIFReset(shape=shape, reset_interval=steps, reset_offset=1, **params)
 
 
