@@ -7,7 +7,8 @@ testing) the weights and thresholds are frozen and any number of images run in p
 
 Every connection delivers at step t what its source emitted at step t-1, as Lava's ``Dense`` does (with the
 weights of step t-1 before that step's STDP update), so the same input spikes give the same trajectory here
-and on Lava (tests/parity/test_tadros_lava.py).
+and on Lava (tests/parity/test_tadros_lava.py). Every presentation starts from rest (potentials, traces and
+synaptic buffers zero; weights and thresholds kept), which stands for Diehl & Cook's 150 ms silent interval.
 """
 
 from __future__ import annotations
@@ -126,14 +127,14 @@ class DiehlCookNetwork:
             self.theta = exc.theta[:, 0].clone()
         return torch.stack(trace) if record else counts
 
-    def learn_image(self, image: torch.Tensor, generator: torch.Generator, phase: Phase | None = None) -> torch.Tensor:
+    def learn_image(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Present one image per copy (``[copies, n_input]`` in [0, 1]) with learning, as Diehl & Cook do.
 
         While a copy fires fewer than ``min_spikes`` spikes its input rate is raised by ``max_rate`` and the
         image presented again (at most ``max_retries`` times). Incoming weights are normalized afterwards.
         Returns the spike counts of the last presentation, ``[copies, n_neurons]``.
         """
-        phase = phase or Phase(learn=True)
+        phase = Phase(learn=True)
         settings = self.params.input
         steps = int(round(settings.duration / self.params.neuron.dt))
         rate = torch.full((self.copies, 1), settings.max_rate, dtype=image.dtype)
