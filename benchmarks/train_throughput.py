@@ -1,9 +1,10 @@
-"""ESVAE training throughput (images/s) and peak memory, optionally side by side with the reference code.
+"""Training throughput (images/s) and peak memory of ESVAE or FSVAE, optionally beside the reference code.
 
 Usage::
 
     python benchmarks/train_throughput.py                                  # ours, CPU, batch 32, paper settings
     python benchmarks/train_throughput.py --reference /tmp/esvae-ref       # + QgZhan/ESVAE, same batches, ratio
+    python benchmarks/train_throughput.py --model fsvae --reference /tmp/fsvae-ref   # + kamata1729/FullySpikingVAE
     python benchmarks/train_throughput.py --config configs/esvae_fmnist_small.yaml --batch-size 64
     python benchmarks/train_throughput.py --device cuda --batch-size 256 --reference /tmp/esvae-ref
 
@@ -14,8 +15,10 @@ hits both alike; warmup steps are not timed. Peak memory: ``torch.cuda.max_memor
 on the CPU the peak RSS (``VmHWM``) of a fresh process that trains only that implementation for
 ``1 + 1`` steps (RSS is per process, so it cannot be split inside one process).
 
-The reference implementation (https://github.com/QgZhan/ESVAE) is never vendored: pass ``--reference DIR``
-pointing at a checkout of it (``git clone https://github.com/QgZhan/ESVAE DIR``).
+The reference implementations (https://github.com/QgZhan/ESVAE, https://github.com/kamata1729/FullySpikingVAE)
+are never vendored: pass ``--reference DIR`` pointing at a checkout of the one for ``--model``. The reference FSVAE
+trains as its ``main_fsvae.py`` does in the first epoch (scheduled sampling with p = 0.1, the MMD loss), as ours
+does (``scheduled_p_start``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from neurovae.config import load_config  # noqa: E402
 from neurovae.registry import MODELS  # noqa: E402
 from neurovae.train.loop import build_optimizer  # noqa: E402
 
-DEFAULT_CONFIG = REPO / "configs" / "esvae_fmnist.yaml"  # the paper's FMNIST settings (32x32, T=16, latent 128)
+PAPER_CONFIG = "configs/{model}_fmnist.yaml"  # the paper's FMNIST settings (32x32, T=16, latent 128)
 
 
 @dataclass
@@ -80,22 +83,41 @@ def _stub_missing(names: list[str]) -> None:
             sys.modules[name] = types.ModuleType(name)
 
 
-def build_reference(directory: str, config, device: torch.device) -> Trainer:
-    """The reference ESVAE (``svae_models/esvae.py``) with ``main_esvae.py``'s training step and optimizer."""
+@dataclass(frozen=True)
+class Reference:
+    """A reference implementation: where its model lives in a checkout, and how to train it."""
+
+    url: str
+    model_file: str
+    build: Callable[..., Trainer]
+
+
+def build_reference(model: str, directory: str, config, device: torch.device) -> Trainer:
+    """The reference implementation of ``model`` from the checkout ``directory``, set up like ``config``."""
+    reference = REFERENCES.get(model)
+    if reference is None:
+        raise SystemExit(f"--reference: no reference implementation is known for {model}; "
+                         f"choose --model {' or '.join(REFERENCES)}")
     root = Path(directory).expanduser().resolve()
-    if not (root / "svae_models" / "esvae.py").is_file() or not (root / "global_v.py").is_file():
-        raise SystemExit(f"--reference {directory}: no svae_models/esvae.py and global_v.py there; "
-                         "pass a checkout of https://github.com/QgZhan/ESVAE")
+    if not (root / reference.model_file).is_file() or not (root / "global_v.py").is_file():
+        raise SystemExit(f"--reference {directory}: no {reference.model_file} and global_v.py there; "
+                         f"pass a checkout of {reference.url}")
     model_config, train = config.model, config.train
     if (tuple(model_config.channels) != (32, 64, 128, 256) or model_config.image_size != 32
             or model_config.in_channels != 1):
         raise SystemExit("the reference hard-codes channels 32-64-128-256 on 1x32x32 images; "
-                         "use a config with those (e.g. configs/esvae_fmnist.yaml) for --reference")
+                         f"use a config with those (e.g. {PAPER_CONFIG.format(model=model)}) for --reference")
     sys.path.insert(0, str(root))
     _stub_missing(["pycuda", "pycuda.driver"])
     glv = importlib.import_module("global_v")
-    glv.init({"in_channels": 1, "latent_dim": model_config.latent_dim, "n_steps": model_config.steps, "k": 20,
-              "batch_size": train.batch_size, "lr": train.lr}, [device])
+    glv.init({"in_channels": 1, "latent_dim": model_config.latent_dim, "n_steps": model_config.steps,
+              "k": getattr(model_config, "candidates", 20), "batch_size": train.batch_size, "lr": train.lr}, [device])
+    return reference.build(config, device)
+
+
+def build_reference_esvae(config, device: torch.device) -> Trainer:
+    """The reference ESVAE (``svae_models/esvae.py``) with ``main_esvae.py``'s training step and optimizer."""
+    model_config, train = config.model, config.train
     esvae = importlib.import_module("svae_models.esvae")
     net = esvae.ESVAE(device=device, distance_lambda=model_config.mmd_lambda, mmd_type="rbf").to(device)
     net.train()
@@ -119,6 +141,34 @@ def build_reference(directory: str, config, device: torch.device) -> Trainer:
         return losses["loss"].item()
 
     return Trainer("reference (QgZhan/ESVAE)", step)
+
+
+def build_reference_fsvae(config, device: torch.device) -> Trainer:
+    """The reference FSVAE (``fsvae_models/fsvae.py``) with ``main_fsvae.py``'s training step and optimizer."""
+    train, steps = config.train, config.model.steps
+    fsvae = importlib.import_module("fsvae_models.fsvae")
+    net = fsvae.FSVAE().to(device)
+    net.train()
+    net.update_p(0, train.epochs)  # main_fsvae.py, first epoch
+    optimizer = torch.optim.AdamW(net.parameters(), lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
+
+    def step(images: torch.Tensor) -> float:
+        optimizer.zero_grad()
+        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T), main_fsvae.py
+        recon, q_z, p_z, _ = net(spike_input, scheduled=True)
+        losses = net.loss_function_mmd(images, recon, q_z, p_z)
+        losses["loss"].backward()
+        optimizer.step()
+        return losses["loss"].item()
+
+    return Trainer("reference (kamata1729/FSVAE)", step)
+
+
+REFERENCES = {
+    "esvae": Reference("https://github.com/QgZhan/ESVAE", "svae_models/esvae.py", build_reference_esvae),
+    "fsvae": Reference("https://github.com/kamata1729/FullySpikingVAE", "fsvae_models/fsvae.py",
+                       build_reference_fsvae),
+}
 
 
 def make_batches(count: int, batch_size: int, image_size: int, source: str, device: torch.device):
@@ -171,8 +221,9 @@ def peak_rss_mib() -> float:
 
 def probe_cpu_memory(args: argparse.Namespace, which: str) -> float | None:
     """Peak RSS (MiB) of a fresh process that trains only ``which`` for one warmup and one timed step."""
-    command = [sys.executable, __file__, "--config", args.config, "--batch-size", str(args.batch_size),
-               "--steps", "1", "--warmup", "1", "--device", "cpu", "--data", args.data, "--memory-probe", which]
+    command = [sys.executable, __file__, "--model", args.model, "--config", args.config,
+               "--batch-size", str(args.batch_size), "--steps", "1", "--warmup", "1", "--device", "cpu",
+               "--data", args.data, "--memory-probe", which]
     command += ["--threads", str(args.threads)] if args.threads else []
     command += ["--reference", args.reference] if args.reference else []
     command += ["--compile"] if args.compile else []
@@ -187,19 +238,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="esvae", help="registered model name (default esvae)")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="run config YAML (default: configs/esvae_fmnist.yaml, the paper's settings)")
+    parser.add_argument("--config", help="run config YAML (default: configs/MODEL_fmnist.yaml, the paper's settings)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per implementation")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per implementation first")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile our model (reports compile time)")
-    parser.add_argument("--reference", metavar="DIR", help="checkout of github.com/QgZhan/ESVAE to time as well")
+    parser.add_argument("--reference", metavar="DIR", help="checkout of the reference code of --model to time as well "
+                        "(esvae: github.com/QgZhan/ESVAE, fsvae: github.com/kamata1729/FullySpikingVAE)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--data", choices=("fashion_mnist", "random"), default="fashion_mnist")
     parser.add_argument("--no-memory", action="store_true", help="skip the CPU peak-RSS probes (faster)")
     parser.add_argument("--memory-probe", choices=("ours", "reference"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.config = args.config or str(REPO / PAPER_CONFIG.format(model=args.model))
     if args.batch_size < 1 or args.steps < 1 or args.warmup < 0:
         parser.error("--batch-size and --steps must be positive, --warmup non-negative")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -228,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_probe in (None, "ours"):
         trainers.append(build_ours(config, device, args.compile))
     if args.reference and args.memory_probe in (None, "reference"):
-        trainers.append(build_reference(args.reference, config, device))
+        trainers.append(build_reference(args.model, args.reference, config, device))
     batches, source = make_batches(args.warmup + args.steps, args.batch_size, config.model.image_size,
                                    args.data, device)
 

@@ -171,14 +171,14 @@ class CandidateNet(nn.Module):
         """A float64 net without tdBN from :meth:`folded_arrays` output (numpy arrays, as a netx file stores them)."""
         context, latent, candidates = (int(v) for v in arrays[f"{prefix}_sizes"])
         count = sum(name.startswith(f"{prefix}_layer") and name.endswith("_weight") for name in arrays)
-        weights = [torch.as_tensor(arrays[f"{prefix}_layer{i}_weight"], dtype=torch.float64) for i in range(count)]
+        weights = [torch.tensor(arrays[f"{prefix}_layer{i}_weight"], dtype=torch.float64) for i in range(count)]
         beta, threshold = (float(v) for v in arrays[f"{prefix}_lif"])
         net = cls(context, latent, [w.shape[0] for w in weights[:-1]], candidates, LIFParams(beta, threshold),
                   norm_alpha=None).double()
         with torch.no_grad():
             for index, (layer, weight) in enumerate(zip(net.layers, weights, strict=True)):
                 layer.synapse.weight.copy_(weight)
-                layer.synapse.bias.copy_(torch.as_tensor(arrays[f"{prefix}_layer{index}_bias"]))
+                layer.synapse.bias.copy_(torch.tensor(arrays[f"{prefix}_layer{index}_bias"]))
         return net.eval()
 
     @staticmethod

@@ -4,8 +4,9 @@ An input SPEC names what to feed a network:
 
 * ``dataset[:NAME[:SPLIT]]`` - images of a dataset (default: the one in the file's model config, test split),
   for a network with ``direct`` input encoding (an encoder);
-* ``prior[:SEED]`` - ESVAE latent spike trains from the prior kept in the file's ``/host`` arrays: rates
-  ``sigmoid(W z + b)``, ``z ~ N(0, I)``, then Poisson spikes, all seeded (a decoder);
+* ``prior[:SEED]`` - latent spike trains from the prior kept in the file's ``/host`` arrays (a decoder), seeded:
+  ESVAE's rates ``sigmoid(W z + b)``, ``z ~ N(0, I)``, then Poisson spikes; or FSVAE's autoregressive Bernoulli
+  sampling from its prior MLP (:mod:`neurovae.neurons.autoregressive`);
 * ``FILE.npy`` - an array ``[N, *input_shape, T]`` (or one sample ``[*input_shape, T]``).
 """
 
@@ -46,14 +47,41 @@ def poisson_spikes(rates: np.ndarray, steps: int, rng: np.random.Generator) -> n
     return (rng.random((*rates.shape, steps)) < rates[..., None]).astype(np.float64)
 
 
+def bernoulli_latent(arrays: dict[str, np.ndarray], prefix: str, context: np.ndarray | None, count: int, steps: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """FSVAE's autoregressive Bernoulli sampling on the host: latent spikes ``[N, C, T]``.
+
+    Args:
+        arrays: a file's host arrays holding the folded MLP written under ``prefix``.
+        prefix: ``posterior`` (an encoder's file) or ``prior`` (a decoder's).
+        context: the encoder's spikes ``[N, C, T]`` for the posterior, None for the prior.
+        count: samples ``N``.
+        steps: time steps ``T``.
+        rng: draws which of the ``k`` candidates each latent spike is.
+    """
+    import torch
+
+    from neurovae.neurons.autoregressive import CandidateNet
+
+    net = CandidateNet.from_folded_arrays(arrays, prefix)
+    choice = torch.from_numpy(rng.integers(net.candidates, size=(steps, count, net.latent)))
+    inputs = None if context is None else torch.from_numpy(context).permute(2, 0, 1).double()
+    return net.sample(inputs, choice).permute(1, 2, 0).numpy()
+
+
 def prior_spikes(network: NetworkRecord, count: int, seed: int) -> np.ndarray:
-    """Latent spike trains from the prior stored in ``network.host`` (``prior_weight``, ``prior_bias``)."""
-    if "prior_weight" not in network.host:
-        raise SimulationError("this network stores no prior (no /host/prior_weight); use --input FILE.npy "
-                              "or export the decoder of an ESVAE run")
+    """Latent spike trains from the prior stored in ``network.host`` (ESVAE's bottleneck or FSVAE's prior MLP)."""
+    from neurovae.neurons.autoregressive import CandidateNet
+
+    autoregressive = CandidateNet.stored_in(network.host, "prior")
+    if "prior_weight" not in network.host and not autoregressive:
+        raise SimulationError("this network stores no prior (no /host/prior_*); use --input FILE.npy "
+                              "or export the decoder of an ESVAE or FSVAE run")
     if network.steps is None:
         raise SimulationError("this network does not state its time steps; pass --steps T")
     rng = np.random.default_rng(seed)
+    if autoregressive:
+        return pad_latency(network, bernoulli_latent(network.host, "prior", None, count, network.steps, rng))
     weight, bias = network.host["prior_weight"], network.host["prior_bias"]
     rates = 1.0 / (1.0 + np.exp(-(rng.standard_normal((count, weight.shape[1])) @ weight.T + bias)))
     return pad_latency(network, poisson_spikes(rates, network.steps, rng))
@@ -101,15 +129,30 @@ def decoded_images(network: NetworkRecord, result: SimulationResult) -> np.ndarr
     return np.tanh(result.readout_voltage / network.weight_scale)
 
 
-def firing_rates(network: NetworkRecord, result: SimulationResult) -> np.ndarray:
-    """Firing rates ``[N, d]`` of the last layer over the window's last ``T`` steps (an ESVAE encoder's rates)."""
+def output_window(network: NetworkRecord, result: SimulationResult) -> np.ndarray:
+    """Spikes ``[N, d, T]`` of the last layer over the window's last ``T`` steps (past the pipeline's latency)."""
     spikes = result.spikes[network.spiking_layers[-1]]
     window = network.steps or spikes.shape[-1]
-    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1])[..., -window:].mean(-1)
+    return spikes.reshape(spikes.shape[0], -1, spikes.shape[-1])[..., -window:]
+
+
+def firing_rates(network: NetworkRecord, result: SimulationResult) -> np.ndarray:
+    """Firing rates ``[N, d]`` of the last layer over the window's last ``T`` steps (an ESVAE encoder's rates)."""
+    return output_window(network, result).mean(-1)
 
 
 def posterior_spikes(encoder: NetworkRecord, decoder: NetworkRecord, result: SimulationResult,
                      rng: np.random.Generator) -> np.ndarray:
-    """The decoder's input after an encoder run: Poisson spikes at the encoder's output rates, latency padded."""
+    """The decoder's input after an encoder run, latency padded.
+
+    FSVAE's autoregressive Bernoulli sampling from the encoder's spikes when the encoder's file holds the posterior
+    MLP, else Poisson spikes at the encoder's rates (ESVAE).
+    """
+    from neurovae.neurons.autoregressive import CandidateNet
+
+    if CandidateNet.stored_in(encoder.host, "posterior"):
+        spikes = output_window(encoder, result).astype(np.float64)
+        return pad_latency(decoder, bernoulli_latent(encoder.host, "posterior", spikes, spikes.shape[0],
+                                                     spikes.shape[-1], rng))
     window = decoder.steps or encoder.steps or result.steps
     return pad_latency(decoder, poisson_spikes(firing_rates(encoder, result), window, rng))

@@ -23,10 +23,8 @@ from neurovae.simulate.host import pad_latency  # noqa: E402
 CONFIG = ESVAEConfig(in_channels=1, image_size=8, channels=(4, 6), latent_dim=10, steps=6)
 
 
-def trained_like_model(seed: int) -> ESVAE:
-    """A tiny ESVAE whose tdBN running statistics and affine terms are not the defaults, in float64."""
-    torch.manual_seed(seed)
-    model = ESVAE(CONFIG).double()
+def randomize_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every spiking block's tdBN running statistics and affine terms that are not the defaults (in place)."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, SpikingBlock) and module.norm is not None:
@@ -35,7 +33,13 @@ def trained_like_model(seed: int) -> ESVAE:
                 norm.running_var.uniform_(0.5, 2.0)
                 norm.weight.uniform_(0.8, 2.5)
                 norm.bias.uniform_(-0.1, 0.3)
-    return model.eval()
+    return model
+
+
+def trained_like_model(seed: int) -> ESVAE:
+    """A tiny ESVAE whose tdBN running statistics and affine terms are not the defaults, in float64."""
+    torch.manual_seed(seed)
+    return randomize_norms(ESVAE(CONFIG).double()).eval()
 
 
 def layer_outputs(stack, inputs: torch.Tensor) -> list[torch.Tensor]:
