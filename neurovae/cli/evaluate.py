@@ -26,6 +26,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-n", "--samples", type=int, help="test images to use (default: train.eval_samples)")
     parser.add_argument("--probe-images", type=int, default=10000, help="training images for the linear probe")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--fixed-point", action="store_true",
+                        help="evaluate the deployed network: every forward in Loihi fixed point as exported "
+                             "(the emulator, bit-exact with Lava fixed_pt); default output RUN/eval-fixed")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run_eval)
 
@@ -51,16 +54,21 @@ def run_eval(args: argparse.Namespace) -> int:
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     model.to(device)
+    if args.fixed_point:
+        from neurovae.train.qat import FixedPointForward
+
+        FixedPointForward(model)
     count = args.samples or config.train.eval_samples
     test_set = open_dataset(config, "test", args.data, min(count, config.data.test_limit or count))
     probe_set = open_dataset(config, "train", args.data, args.probe_images) if args.probe_images > 0 else None
     fad_path = Path(args.fad) if args.fad else default_fad_path(config.data.dataset, config.data.image_size)
     if not fad_path.is_file():
         print(f"FAD skipped: no autoencoder at {fad_path}; run `neurovae fad-fit CONFIG` first")
-    out = Path(args.out) if args.out else paths.root / "eval"
+    out = Path(args.out) if args.out else paths.root / ("eval-fixed" if args.fixed_point else "eval")
     metrics = evaluate_run(model, test_set, probe_set, out, fad_path, seed=config.train.seed,
                            progress=not args.no_progress)
     metrics["epochs_trained"] = state["epoch"]
+    metrics["precision"] = "fixed" if args.fixed_point else "float"
     print(json.dumps(metrics, indent=2))
     grids = ("reconstructions.png", "samples.png") if hasattr(model, "sample") else ("reconstructions.png",)
     print(f"wrote {out / 'metrics.json'}, " + ", ".join(str(out / grid) for grid in grids))

@@ -20,6 +20,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     parser.add_argument("--seed", type=int, help="override train.seed")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    parser.add_argument("--qat", action="store_true", default=None,
+                        help="quantization-aware: forward in Loihi fixed point as exported (with --resume and more "
+                             "--epochs: fine-tune a trained run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, overrides(**{
         "train.epochs": args.epochs, "train.batch_size": args.batch_size, "train.device": args.device,
-        "train.seed": args.seed, "data.root": args.data,
+        "train.seed": args.seed, "data.root": args.data, "train.qat": args.qat,
     }))
     out = args.out or str(Path("runs") / Path(args.config).stem)
     dataset = open_dataset(config, "train", args.data, config.data.train_limit)

@@ -32,6 +32,7 @@ class TrainConfig:
     num_workers: int = 0
     eval_samples: int = 10000  # test images used by `neurovae eval`
     checkpoint_every: int = 0  # also checkpoint every N batches inside an epoch (0: at epoch ends only)
+    qat: bool = False  # forward in Loihi fixed point, straight-through (quantization-aware fine-tuning)
 
 
 @dataclass

@@ -140,14 +140,15 @@ class BatchRecord:
 
 
 def run_batch(plan: Plan, frames: torch.Tensor, record_spikes: Collection[int] | None = None,
-              record_voltage: bool = False) -> BatchRecord:
+              record_voltage: bool | Collection[int] = False) -> BatchRecord:
     """Run ``frames`` ``[T, B, *input_shape]`` (fixed point: whole numbers) through the compiled network.
 
     Args:
         plan: the compiled network.
         frames: the input; 0/1 spikes, or graded values (fixed point: already ``round(64 x)``).
         record_spikes: layer indices whose spikes to return (None: every spiking layer).
-        record_voltage: also return every spiking layer's voltage at every step.
+        record_voltage: also return every spiking layer's voltage at every step (or only those of the layer
+            indices given).
     """
     steps, batch = int(frames.shape[0]), int(frames.shape[1])
     scale = 2.0**-STATE_EXP if plan.precision == "fixed" else 1.0
@@ -163,7 +164,8 @@ def run_batch(plan: Plan, frames: torch.Tensor, record_spikes: Collection[int] |
         state = LIFState.zeros((batch, *stage.out_shape), stage.dtype, plan.device)
         silence = torch.zeros((batch, *stage.out_shape), dtype=stage.dtype, device=plan.device)
         spikes = torch.empty((steps, batch, *stage.out_shape), dtype=torch.bool, device=plan.device)
-        volts = torch.empty(spikes.shape, dtype=torch.float64, device=plan.device) if record_voltage else None
+        keep_voltage = record_voltage is True or (record_voltage is not False and stage.index in record_voltage)
+        volts = torch.empty(spikes.shape, dtype=torch.float64, device=plan.device) if keep_voltage else None
         for t in range(steps):
             a = drive[t - 1] if t > 0 and drive[t - 1] is not None else silence
             spikes[t], state = step(a, state, stage.neuron)

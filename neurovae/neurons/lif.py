@@ -185,7 +185,11 @@ class LeakyReadout(nn.Module):
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         """Voltage ``[N, ...]`` after the last of the ``T`` input currents ``[T, N, ...]``."""
-        return self.trace(current)[-1]
+        return self.reduce(self.trace(current))
+
+    def reduce(self, voltages: torch.Tensor) -> torch.Tensor:
+        """The output read from a voltage trace ``[T, N, ...]`` (here its last step), wherever it was computed."""
+        return voltages[-1]
 
     def trace(self, current: torch.Tensor) -> torch.Tensor:
         """Voltage after every step, ``[T, N, ...]``."""
@@ -209,6 +213,6 @@ class PeakReadout(LeakyReadout):
     :class:`LeakyReadout`, whose voltage the host reads at every step.
     """
 
-    def forward(self, current: torch.Tensor) -> torch.Tensor:
-        """``max_t U_t`` ``[N, ...]`` for input currents ``[T, N, ...]``."""
-        return self.trace(current).amax(0)
+    def reduce(self, voltages: torch.Tensor) -> torch.Tensor:
+        """``max_t U_t`` ``[N, ...]`` of a voltage trace ``[T, N, ...]``."""
+        return voltages.amax(0)

@@ -144,6 +144,10 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
     if start_epoch == 0 and paths.history.exists():
         paths.history.unlink()
     init_run(out, config)
+    if config.train.qat:
+        from neurovae.train.qat import FixedPointForward
+
+        FixedPointForward(model)  # hooks for the whole run: every forward is the exported fixed-point network's
     step_model = torch.compile(model) if config.train.compile else model
 
     def step(images: torch.Tensor) -> dict[str, torch.Tensor]:
