@@ -1,0 +1,140 @@
+"""VAE-sleep on Fashion-MNIST (Talafha et al. 2020): CVAE, VSC and the slept CVAE, clean and noisy, per latent size.
+
+Usage::
+
+    python examples/vae_sleep_fmnist.py [--out DIR] [--latent-sizes 16 64 200] [--epochs N] [--train-images N]
+                                        [--test-images N] [--probe-images N] [--sleep-batch B] [--sleep-duration N]
+                                        [--data DIR]
+
+For every latent size it trains (or resumes) a CVAE and a VSC from ``configs/cvae_fmnist_small.yaml`` and
+``configs/vsc_fmnist_small.yaml`` with the sizes overridden, sleeps the CVAE with Table 3's parameters (batched
+PyTorch), and measures on the test set: PSNR / SSIM of the reconstructions from the clean latent code and from the
+code plus standard normal noise (the paper's noisy test set), and the accuracy of a linear probe on the codes
+(clean and noisy; the paper's Fig. 2). LPIPS is left out: it needs pretrained VGG/AlexNet weights, which are not
+downloaded here. Writes ``results.json``, ``results.md`` (beside the paper's Table 4) and ``latent_sizes.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from neurovae.cli.common import open_dataset  # noqa: E402
+from neurovae.config import load_config  # noqa: E402
+from neurovae.evaluate.latent_noise import latent_codes, noisy_metrics  # noqa: E402
+from neurovae.io import atomic_path  # noqa: E402
+from neurovae.sleep.run import save_slept_run, sleep_model, table3_config  # noqa: E402
+from neurovae.train.checkpoint import open_run, restore_state  # noqa: E402
+from neurovae.train.loop import build_model, train  # noqa: E402
+
+PAPER = {  # Talafha 2020, Table 4, Fashion-MNIST: (PSNR dB, SSIM) clean and noisy
+    "cvae": (30.30, 0.590, 21.65, 0.430),
+    "vsc": (30.55, 0.760, 26.97, 0.680),
+    "cvae-sleep": (31.07, 0.800, 28.97, 0.710),
+}
+MODELS = ("cvae", "vsc", "cvae-sleep")
+
+
+def trained(model_name: str, latent: int, args: argparse.Namespace):
+    """Train (or resume to ``--epochs``) one model at one latent size; returns (model, config)."""
+    overrides = {"model.latent_dim": latent, "train.epochs": args.epochs, "data.train_limit": args.train_images,
+                 "train.device": "cpu"}
+    config = load_config(REPO / "configs" / f"{model_name}_fmnist_small.yaml", overrides)
+    run = args.out / f"{model_name}-latent{latent}"
+    train(config, str(run), open_dataset(config, "train", args.data, args.train_images), resume=True,
+          progress=False)
+    paths, config, state = open_run(run)
+    model = build_model(config)
+    restore_state(paths.checkpoint, model, None, state, "delete the run folder and start again")
+    return model.eval(), config, state["epoch"]
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Every model x latent size: clean / noisy PSNR, SSIM and probe accuracy."""
+    results: dict = {}
+    for latent in args.latent_sizes:
+        cvae, config, epoch = trained("cvae", latent, args)
+        vsc, _, _ = trained("vsc", latent, args)
+        train_set = open_dataset(config, "train", args.data, args.train_images)
+        images = torch.stack([train_set[i][0] for i in range(len(train_set))])
+        sleep_config = table3_config(config.data.dataset, batch=args.sleep_batch,
+                                     **({"duration": args.sleep_duration} if args.sleep_duration else {}))
+        slept, summary = sleep_model(cvae, images, sleep_config)
+        save_slept_run(args.out / f"cvae-sleep-latent{latent}", config, slept, epoch, summary)
+        probe_set = open_dataset(config, "train", args.data, args.probe_images)
+        test_set = open_dataset(config, "test", args.data, args.test_images)
+        for name, model in zip(MODELS, (cvae, vsc, slept.eval()), strict=True):
+            metrics = noisy_metrics(model, latent_codes(model, probe_set), latent_codes(model, test_set))
+            results.setdefault(name, {})[latent] = metrics
+            print(f"latent {latent} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
+        results.setdefault("sleep", {})[latent] = summary["layers"]
+    return results
+
+
+def table(results: dict, latent: int) -> str:
+    """Markdown: measured PSNR / SSIM beside the paper's Table 4 (Fashion-MNIST)."""
+    lines = ["| model | PSNR clean | SSIM clean | PSNR noisy | SSIM noisy | probe clean | probe noisy |"
+             " paper PSNR / SSIM clean | paper PSNR / SSIM noisy |", "|" + " --- |" * 9]
+    for name in MODELS:
+        m, p = results[name][latent], PAPER[name]
+        lines.append(f"| {name} | {m['psnr_clean']:.2f} dB | {m['ssim_clean']:.3f} | {m['psnr_noisy']:.2f} dB | "
+                     f"{m['ssim_noisy']:.3f} | {m['probe_clean']:.1%} | {m['probe_noisy']:.1%} | "
+                     f"{p[0]:.2f} dB / {p[1]:.3f} | {p[2]:.2f} dB / {p[3]:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(results: dict, path: Path) -> None:
+    """Probe accuracy vs latent size, clean and noisy (the paper's Fig. 2), one line per model."""
+    fig = Figure(figsize=(9, 3.6))
+    FigureCanvasAgg(fig)
+    for index, condition in enumerate(("clean", "noisy")):
+        axes = fig.add_subplot(1, 2, index + 1)
+        for name in MODELS:
+            sizes = sorted(results[name])
+            axes.plot(sizes, [results[name][s][f"probe_{condition}"] for s in sizes], marker="o", label=name)
+        axes.set_xscale("log")
+        axes.set_xlabel("latent size")
+        axes.set_ylabel("linear probe accuracy")
+        axes.set_title(f"Fashion-MNIST, {condition} test codes")
+        axes.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/root/neurovae-runs/vae_sleep_fmnist"))
+    parser.add_argument("--data", help="Fashion-MNIST folder (default: the config's)")
+    parser.add_argument("--latent-sizes", type=int, nargs="+", default=[16, 64, 200])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-images", type=int, default=10000)
+    parser.add_argument("--test-images", type=int, default=2000)
+    parser.add_argument("--probe-images", type=int, default=5000)
+    parser.add_argument("--sleep-batch", type=int, default=64)
+    parser.add_argument("--sleep-duration", type=int, help="images presented (default: Table 3, 48,000)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    results = measure(args)
+    largest = max(args.latent_sizes)
+    with atomic_path(args.out / "results.json") as tmp:
+        tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+                                  indent=2) + "\n")
+    with atomic_path(args.out / "results.md") as tmp:
+        tmp.write_text(f"latent size {largest}\n\n" + table(results, largest))
+    figure(results, args.out / "latent_sizes.png")
+    print(table(results, largest))
+    print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {args.out / 'latent_sizes.png'}")
+
+
+if __name__ == "__main__":
+    main()
