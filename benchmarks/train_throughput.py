@@ -129,18 +129,7 @@ def build_reference_esvae(config, device: torch.device) -> Trainer:
         {"params": [p for n, p in params if "sample_layer" not in n], "weight_decay": train.weight_decay,
          "lr": train.lr},
     ], lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
-    steps = model_config.steps
-
-    def step(images: torch.Tensor) -> float:
-        optimizer.zero_grad()
-        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T), main_esvae.py
-        recon, r_q, r_p, _ = net(spike_input, scheduled=True)
-        losses = net.loss_function_mmd(images, recon, r_q, r_p)
-        losses["loss"].backward()
-        optimizer.step()
-        return losses["loss"].item()
-
-    return Trainer("reference (QgZhan/ESVAE)", step)
+    return reference_trainer("reference (QgZhan/ESVAE)", net, optimizer, model_config.steps)
 
 
 def build_reference_fsvae(config, device: torch.device) -> Trainer:
@@ -151,17 +140,23 @@ def build_reference_fsvae(config, device: torch.device) -> Trainer:
     net.train()
     net.update_p(0, train.epochs)  # main_fsvae.py, first epoch
     optimizer = torch.optim.AdamW(net.parameters(), lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
+    return reference_trainer("reference (kamata1729/FSVAE)", net, optimizer, steps)
+
+
+def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int) -> Trainer:
+    """The training step of both references' ``main_*.py``: the image repeated over ``T``, scheduled sampling on,
+    their MMD loss."""
 
     def step(images: torch.Tensor) -> float:
         optimizer.zero_grad()
-        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T), main_fsvae.py
-        recon, q_z, p_z, _ = net(spike_input, scheduled=True)
-        losses = net.loss_function_mmd(images, recon, q_z, p_z)
+        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T)
+        recon, posterior, prior, _ = net(spike_input, scheduled=True)
+        losses = net.loss_function_mmd(images, recon, posterior, prior)
         losses["loss"].backward()
         optimizer.step()
         return losses["loss"].item()
 
-    return Trainer("reference (kamata1729/FSVAE)", step)
+    return Trainer(name, step)
 
 
 REFERENCES = {
