@@ -115,9 +115,9 @@ def run_tadros_experiment(config: TadrosExperiment,
         clean = [r["accuracy"] for r in records if r["train_size"] == size and r.get("corruption") == "clean"]
         report(f"{size} images: accuracy before {np.mean(clean[:len(seeds)]):.3f}, "
                f"after sleep {np.mean(clean[len(seeds):]):.3f} ({time.monotonic() - started:.0f} s)")
-    results = {"config": _jsonable(config), "records": records, "seconds": time.monotonic() - started,
-               "device": "cpu", "torch_threads": torch.get_num_threads()}
-    write_outputs(results, config.out)
+        results = {"config": _jsonable(config), "records": records, "seconds": time.monotonic() - started,
+                   "device": "cpu", "torch_threads": torch.get_num_threads()}
+        write_outputs(results, config.out)  # after every size, so that a stopped run keeps what it measured
     return results
 
 
