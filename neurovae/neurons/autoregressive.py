@@ -141,12 +141,12 @@ class CandidateNet(nn.Module):
         latent = weight.new_zeros(batch, self.latent)
         fed_back = []
         for t in range(steps):
-            spikes = drive[t] + F.linear(latent, feedback)  # layer 1's pre-activation; then each layer's output
+            x = drive[t] + F.linear(latent, feedback)  # layer 1's pre-activation, then each layer's spikes
             for index, layer in enumerate(self.layers):
-                current = norms[index](layer.synapse(spikes) if index else spikes)
+                current = norms[index](layer.synapse(x) if index else x)
                 mem = torch.zeros_like(current) if voltages[index] is None else voltages[index]
-                spikes, voltages[index] = layer.neuron.step(current, mem)
-            latent = next_input(t, spikes.unflatten(-1, (self.latent, self.candidates)))
+                x, voltages[index] = layer.neuron.step(current, mem)
+            latent = next_input(t, x.unflatten(-1, (self.latent, self.candidates)))
             fed_back.append(latent)
         return torch.stack(fed_back)
 
