@@ -79,13 +79,14 @@ class LayerActivity:
 def intra_inter_distance_ratio(features: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean Euclidean distance within classes over that between classes (pairs of distinct images).
 
-    NaN when every image has the same representation (e.g. an all-silent latent layer).
+    NaN where it is undefined: no two images of one class, a single class, or every image represented alike
+    (e.g. an all-silent latent layer), so that an evaluation of such a set still completes.
     """
     features, labels = features.double().flatten(1), torch.as_tensor(labels)
     distances = torch.cdist(features, features)
     same = labels[:, None] == labels[None, :]
     distinct = ~torch.eye(len(labels), dtype=torch.bool)
     intra, inter = distances[same & distinct], distances[~same]
-    if intra.numel() == 0 or inter.numel() == 0:
-        raise ValueError("the ratio needs two images of one class and two classes")
-    return float(intra.mean() / inter.mean()) if inter.mean() > 0 else math.nan
+    if intra.numel() == 0 or inter.numel() == 0 or inter.mean() == 0:
+        return math.nan
+    return float(intra.mean() / inter.mean())
