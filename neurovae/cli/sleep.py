@@ -34,6 +34,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--w-lb", type=float, help="lower weight bound of the stabilizer")
     parser.add_argument("--w-ub", type=float, help="upper weight bound of the stabilizer")
     parser.add_argument("--seed", type=int, help="seed of the image order and the input spikes")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="tune each layer's threshold to fire at the target rate rho instead of Table 3's")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: sleep's tensors are small, more threads only spin)")
     parser.add_argument("--images", type=int, default=10000, help="training images used (normalization and input)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run_sleep)
@@ -49,6 +53,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
 
+    torch.set_num_threads(args.threads)
     paths, config, state = open_run(args.run)
     chosen = {field: getattr(args, flag) for flag, field in OPTIONS.items() if getattr(args, flag) is not None}
     if "thresholds" in chosen:
@@ -60,7 +65,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
     with tqdm(total=sleep_steps(sleep_config), desc=f"sleep ({args.backend})", unit="step",
               disable=args.no_progress) as bar:
-        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update())
+        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
     save_slept_run(out, config, slept, state["epoch"], summary)
     print(json.dumps(summary["layers"], indent=2))

@@ -18,7 +18,7 @@ from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
 from neurovae.sleep.convert import SleepLayer, to_ann, to_snn
 from neurovae.sleep.lava_sleep import conv_as_dense, run_lava_sleep, tie_back
-from neurovae.sleep.vae_sleep import VAESleepConfig, input_spikes, sleep_torch
+from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, input_spikes, sleep_torch
 
 BACKENDS = ("torch", "lava")
 
@@ -68,12 +68,18 @@ def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAES
 
 
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
-                progress: Callable[[], None] = lambda: None) -> tuple[nn.Module, dict[str, Any]]:
-    """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary."""
+                progress: Callable[[], None] = lambda: None,
+                calibrate: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+    """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary.
+
+    ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown sleep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     intensities = to_intensity(images.detach().cpu().float())
     layers = to_snn(model.cpu(), intensities)
+    if calibrate:
+        config = dataclasses.replace(config, thresholds=calibrate_thresholds(layers, intensities, config))
     before = [layer.weight.clone() for layer in layers]
     rates = None
     if backend == "torch":

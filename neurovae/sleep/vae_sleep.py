@@ -10,6 +10,8 @@ sleep side by side on different images, their changes summed each step (``batch 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -30,7 +32,8 @@ class VAESleepConfig:
     Table 3 lists "upper-bound 0.0063" and "lower-bound 0.0069", which cannot bound one interval (lower > upper);
     they sit where Tadros et al.'s sleep lists its increment and decrement, so they are read as the STDP steps
     ``a_ltp`` / ``a_ltd``, and the stabilizer's bounds ``w_lb`` / ``w_ub`` are ours (the [-1, 1] range of the
-    trained weights). Table 3's target rate ``rho`` has no stated use; sleep reports each layer's rate beside it.
+    trained weights). Table 3's target rate ``rho`` has no stated use; :func:`calibrate_thresholds` offers it as
+    the rate that each layer's threshold is tuned to, for networks where Table 3's thresholds leave layers silent.
     """
 
     input_rate_hz: float = 40.0  # maximum input firing rate
@@ -97,9 +100,10 @@ def sleep_step(layers: list[SleepLayer], state: SleepState, input_spikes: torch.
     for index, layer in enumerate(layers):
         post, state.voltages[index] = if_step(state.voltages[index], state.currents[index], thresholds[index])
         state.currents[index] = F.conv2d(pre, layer.weight, stride=layer.stride, padding=layer.padding)
-        both, post_only = conv_pairs(pre, post, layer.weight.shape, layer.stride, layer.padding)
-        layer.weight += rule.delta(layer.weight, both, post_only)
-        layer.mirror_weight += rule.delta(layer.mirror_weight, both, post_only)
+        if post.any():  # no post spike, no change: sleep is sparse, so most steps skip the pair counts
+            both, post_only = conv_pairs(pre, post, layer.weight.shape, layer.stride, layer.padding)
+            layer.weight += rule.delta(layer.weight, both, post_only)
+            layer.mirror_weight += rule.delta(layer.mirror_weight, both, post_only)
         spikes.append(post)
         pre = post
     return spikes
@@ -149,3 +153,23 @@ def sleep_torch(layers: list[SleepLayer], intensities: torch.Tensor, config: VAE
         totals += torch.tensor([s.mean().item() for s in fired], dtype=torch.float64)
         progress()
     return (totals / sleep_steps(config)).tolist()
+
+
+def calibrate_thresholds(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig,
+                         steps: int = 400, iterations: int = 14) -> tuple[float, ...]:
+    """Thresholds (Table 3's units) at which each layer fires at the target rate ``rho`` during sleep, without STDP.
+
+    Layer by layer (a layer's rate depends only on the layers before it), a bisection on the logarithm of the
+    threshold between 1e-3 and 1e3 over ``steps`` steps of the sleep's own input.
+    """
+    thresholds = list(config.thresholds[: len(layers)]) + [1.0] * max(0, len(layers) - len(config.thresholds))
+    for index in range(len(layers)):
+        low, high = math.log(1e-3), math.log(1e3)
+        for _ in range(iterations):
+            thresholds[index] = math.exp((low + high) / 2)
+            probe = dataclasses.replace(config, thresholds=tuple(thresholds), a_ltp=0.0, a_ltd=0.0,
+                                        duration=steps * config.batch, steps_per_image=1)
+            rate = sleep_torch(layers, intensities, probe)[index]
+            low, high = (math.log(thresholds[index]), high) if rate > config.target_rate else (low, math.log(
+                thresholds[index]))
+    return tuple(thresholds)

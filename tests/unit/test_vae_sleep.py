@@ -17,7 +17,7 @@ from neurovae.sleep.encoding import bernoulli_spikes, spike_probability
 from neurovae.sleep.neuron import if_step
 from neurovae.sleep.run import sleep_model, table3_config
 from neurovae.sleep.stdp import MirroredSTDP, conv_pairs, dense_pairs, lava_scale_terms
-from neurovae.sleep.vae_sleep import VAESleepConfig, sleep_torch
+from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, sleep_torch
 
 
 def tiny_cvae(**overrides):
@@ -185,3 +185,15 @@ def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
     assert len(error) == 1 and "w_lb < w_ub" in error[0] and not (root / "bad").exists()
     assert main([*argv, "--input-rate=-3", "--out", str(root / "bad")]) == 2
     assert "input rate must be positive" in capsys.readouterr().err
+
+
+def test_calibrated_thresholds_make_each_layer_fire_at_the_target_rate():
+    generator = torch.Generator().manual_seed(0)
+    layers = [SleepLayer("a", "a'", torch.rand(4, 1, 2, 2, generator=generator), torch.zeros(4, 1, 2, 2), 2, 0),
+              SleepLayer("b", "b'", torch.rand(3, 4, 2, 2, generator=generator), torch.zeros(3, 4, 2, 2), 2, 0)]
+    images = torch.rand(10, 1, 8, 8, generator=generator)
+    config = VAESleepConfig(input_rate_hz=500, thresholds=(1.0, 1.0), target_rate=0.1, batch=4)
+    thresholds = calibrate_thresholds(layers, images, config, steps=100, iterations=10)
+    rates = sleep_torch(layers, images, VAESleepConfig(input_rate_hz=500, thresholds=thresholds, a_ltp=0.0,
+                                                       a_ltd=0.0, duration=800, batch=4, seed=1))
+    assert rates == pytest.approx([0.1, 0.1], rel=0.3)
