@@ -9,7 +9,9 @@ import torch
 from neurovae.data import InMemoryImageDataset
 from neurovae.evaluate.activity import LayerActivity, intra_inter_distance_ratio
 from neurovae.evaluate.run_eval import evaluate_run
+from neurovae.export.writers import cuba_neuron
 from neurovae.models.sae import SAE, SAEConfig, SAEOutput, final_potential
+from neurovae.netx import CubaNeuron, NetxError
 from neurovae.neurons import LIF, LIFParams, PeakReadout
 
 # one 3x3 convolution of one channel, so every layer is small enough to count by hand
@@ -28,6 +30,18 @@ def test_lif_lower_bound_is_a_clamp_after_each_step():
     assert unbounded[0, 0] == -3.0
     with pytest.raises(ValueError, match="v_min"):
         LIFParams(beta=0.99, threshold=1.0, v_min=0.5)
+
+
+def test_the_bound_maps_to_netx_and_back():
+    params = LIFParams(beta=0.99, threshold=1.0, v_min=-1.0)
+    neuron = cuba_neuron(params, weight_scale=64.0)
+    assert neuron.vMinMant == -64.0 and neuron.vThMant == 64.0
+    assert CubaNeuron.from_datasets(neuron.datasets()) == neuron
+    assert LIFParams.from_cuba(params.to_cuba(64.0), 64.0) == params
+    plain = cuba_neuron(LIFParams(beta=0.99, threshold=1.0), weight_scale=64.0)
+    assert plain.vMinMant is None and "neuron/vMinMant" not in plain.datasets()
+    with pytest.raises(NetxError, match="vMinMant"):
+        CubaNeuron(vMinMant=5)
 
 
 def test_peak_readout_and_final_potential_are_eq7_and_eq8():
