@@ -2,7 +2,7 @@
 
 The noise is added before decoding and before the linear probe; the clean numbers are measured beside it.
 The code is what the decoder reads in eval mode (``model(images).latent``: the CVAE's posterior mean, VSC's
-thresholded spike times the mean); "noisy" adds ``noise_std * N(0, I)`` to it, with a seeded generator.
+expected code ``gamma * mean``); "noisy" adds ``noise_std * N(0, I)`` to it, with a seeded generator.
 """
 
 from __future__ import annotations

@@ -75,14 +75,14 @@ class VSC(nn.Module):
         return self.config.c + self.config.c_step * float(self.iterations)
 
     def forward(self, images: torch.Tensor) -> CVAEOutput:
-        """Sample ``z`` (training) or take ``spike * mean`` with the spike thresholded at 0.5 (eval)."""
+        """Sample ``z`` (training) or take its expectation ``gamma * mean`` (eval)."""
         mean, std, spike = self.encode(images)
         if self.training:
             selection = torch.sigmoid(self.steepness() * (torch.rand_like(spike) + spike - 1))
             latent = selection * (mean + std * torch.randn_like(std))
             self.iterations += 1
         else:
-            latent = (spike > 0.5).to(mean.dtype) * mean
+            latent = spike * mean
         logits = self.decoder(latent)
         alpha = torch.full_like(spike, self.config.alpha)
         prior = torch.cat([torch.zeros_like(mean), torch.ones_like(std), alpha], 1)
