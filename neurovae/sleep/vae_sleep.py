@@ -4,8 +4,9 @@ Each step, every sleeping layer ``l`` integrates ``W_l s_{l-1}`` (the input curr
 ``ampa_scale * scale_l`` by firing at ``threshold_l / (ampa_scale * scale_l)``), fires and resets; then the mirrored
 STDP rule moves ``W_l`` and its decoder mirror on the pairs (post spike of ``l``, input spike in the same step).
 Like Lava, every synapse delivers one step late, so a spike of step ``t`` drives the next layer at ``t + 1``: a
-Lava run and this one see the same spikes and make the same weight changes (``tests/parity``). ``batch`` chains
-sleep side by side on different images, their changes summed each step (``batch = 1`` is Algorithm 1 itself).
+Lava run of dense layers and this one see the same spikes and make the same weight changes (``tests/parity``).
+``batch`` chains sleep side by side on different images, their changes summed each step (``batch = 1`` is
+Algorithm 1 itself).
 """
 
 from __future__ import annotations
@@ -93,10 +94,10 @@ class SleepState:
         return cls([activity.new_zeros(s) for s in shapes], [activity.new_zeros(s) for s in shapes])
 
 
-def sleep_step(layers: list[SleepLayer], state: SleepState, input_spikes: torch.Tensor, thresholds: list[float],
+def sleep_step(layers: list[SleepLayer], state: SleepState, visible: torch.Tensor, thresholds: list[float],
                rule: MirroredSTDP) -> list[torch.Tensor]:
-    """One step of every layer, then the mirrored STDP updates; returns each layer's spikes."""
-    pre, spikes = input_spikes, []
+    """One step of every layer on the ``visible`` input spikes, then the mirrored STDP updates; returns the spikes."""
+    pre, spikes = visible, []
     for index, layer in enumerate(layers):
         post, state.voltages[index] = if_step(state.voltages[index], state.currents[index], thresholds[index])
         state.currents[index] = F.conv2d(pre, layer.weight, stride=layer.stride, padding=layer.padding)
