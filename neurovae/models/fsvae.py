@@ -141,11 +141,11 @@ class FSVAE(nn.Module):
         steps = latent.shape[0]
         if not (self.training and self.config.scheduled_sampling and self.scheduled_p > 0):
             return previous
-        chosen = torch.rand(steps - 1, device=latent.device) < self.scheduled_p
-        chosen[:self.config.scheduled_from_step] = False
-        if not chosen.any():
+        draws = torch.rand(steps - 1).tolist()  # on the host: the schedule never waits for a device
+        chosen = [t >= self.config.scheduled_from_step and u < self.scheduled_p for t, u in enumerate(draws)]
+        if not any(chosen):
             return previous
-        last = int(chosen.nonzero().max())
+        last = max(t for t, replaced in enumerate(chosen) if replaced)
 
         def vote_or_posterior(t: int, candidates: torch.Tensor) -> torch.Tensor:
             if not chosen[t]:

@@ -18,16 +18,20 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 LIF = LIFParams(beta=0.25, threshold=0.2, surrogate_width=1.0)
 
 
-def spiking_net(context: int, latent: int = 5, candidates: int = 20, seed: int = 0) -> CandidateNet:
-    """A float64 candidate net whose tdBN statistics make its neurons fire at intermediate rates."""
-    torch.manual_seed(seed)
-    net = CandidateNet(context, latent, (12, 16), candidates, LIF).double()
+def firing(net: CandidateNet) -> CandidateNet:
+    """``net`` in eval mode with tdBN statistics that make its neurons fire at intermediate rates."""
     with torch.no_grad():
         for layer in net.layers:
             layer.norm.running_mean.uniform_(-0.2, 0.2)
             layer.norm.running_var.uniform_(0.05, 0.3)
             layer.norm.bias.uniform_(0.0, 0.3)
     return net.eval()
+
+
+def spiking_net(context: int, latent: int = 5, candidates: int = 20, seed: int = 0) -> CandidateNet:
+    """A float64 candidate net that fires (see :func:`firing`)."""
+    torch.manual_seed(seed)
+    return firing(CandidateNet(context, latent, (12, 16), candidates, LIF).double())
 
 
 def test_picking_one_of_k_candidates_fires_at_their_mean():
@@ -104,9 +108,15 @@ def test_scheduled_sampling_replaces_late_steps_by_the_priors_vote():
     model.scheduled_p = 0.0
     assert torch.equal(model.prior_input(latent), shift_in_time(latent))
     model.scheduled_p = 1.0
+    firing(model.prior)  # eval mode: running statistics, so that a teacher-forced pass recomputes the votes
     fed = model.prior_input(latent)
-    assert fed.shape == latent.shape
     assert torch.equal(fed[:4], shift_in_time(latent)[:4])  # inputs 0..3 are 0, z_0, z_1, z_2: never replaced
+    with torch.no_grad():
+        votes = model.prior(None, fed).mean(-1)  # votes[t] decides input t + 1 from t = 3 on
+    clear = (votes[3:-1] - 0.5).abs() > 0.01  # away from ties, which the reference's noise breaks at random
+    assert clear.float().mean() > 0.5
+    assert torch.equal(fed[4:][clear], (votes[3:-1] > 0.5).float()[clear])
+    assert not torch.equal(fed, shift_in_time(latent))
     model.eval()
     assert torch.equal(model.prior_input(latent), shift_in_time(latent))  # teacher forcing at test time
 
