@@ -1,8 +1,9 @@
 """Run netx files end to end: inputs from a SPEC, Lava (or stock netx), outputs saved as .npz and .png.
 
-With two files (an encoder and a decoder), the encoder runs in Lava, its output firing rates are turned
-into Poisson latent spikes on the host (seeded), and the decoder runs in Lava: ESVAE's whole
-reconstruction on the target.
+With two files (an encoder and a decoder), the encoder runs in Lava, its output is turned into latent spikes on
+the host (seeded; :func:`~neurovae.simulate.host.posterior_spikes`: ESVAE's Poisson spikes at the output rates, or
+FSVAE's autoregressive Bernoulli sampling from the encoder's spikes), and the decoder runs in Lava: the whole
+reconstruction on the target but for the sampling.
 """
 
 from __future__ import annotations
