@@ -46,8 +46,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def run_sleep(args: argparse.Namespace) -> int:
     """Sleep a run and save the slept model as a new run."""
     import torch
-    from tqdm import tqdm
 
+    from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
     from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
     from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import open_run, restore_state
@@ -63,8 +63,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     dataset = open_dataset(config, "train", args.data, args.images)
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    with tqdm(total=sleep_steps(sleep_config), desc=f"sleep ({args.backend})", unit="step",
-              disable=args.no_progress) as bar:
+    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep steps ({args.backend})") as bar:
         slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
     save_slept_run(out, config, slept, state["epoch"], summary)
