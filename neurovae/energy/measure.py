@@ -146,7 +146,7 @@ def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inpu
     spiking, ann = load_profile(profile), load_profile(ann_profile)
     counts = count_chain(networks, inputs, backend=backend, precision=precision, stacks=stacks, seed=seed,
                          progress=progress)
-    notes = [] if len(networks) == 1 else ["the decoder's input is Poisson spikes at the encoder's output rates, "
-                                           "sampled on the host (not counted)"]
+    notes = [] if len(networks) == 1 else ["the decoder's input is sampled on the host from the encoder's output "
+                                           "(ESVAE: Poisson; FSVAE: autoregressive Bernoulli) and not counted"]
     return [EnergyReport(name, layer_counts, spiking, ann, backend=backend, precision=precision, notes=notes)
             for name, layer_counts in zip(names, counts, strict=True)]
