@@ -3,8 +3,10 @@
 Trains the small ESVAE (``configs/esvae_fmnist_small.yaml``), fits the FAD autoencoder, evaluates
 (metrics.json, reconstruction and sample grids), exports encoder and decoder to netx HDF5, runs them in
 the Lava simulator (the decoder on prior samples, and encoder -> host sampling -> decoder on test images),
-and ends with the energy report of the exported model: operations counted on test images with the emulator,
-priced on Loihi and against the same network as an ANN. Each stage prints what it wrote.
+reports the energy of the exported model (operations counted on test images with the emulator, priced on Loihi
+and against the same network as an ANN), and ends with a short sleep on Lava's learning engine: the sleep phase
+of Tadros et al. 2019 on a Diehl & Cook STDP network, checked against the same sleep in PyTorch. Each stage
+prints what it wrote.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lava-samples", type=int, default=8, help="samples run in the Lava simulator (0: skip)")
     parser.add_argument("--energy-samples", type=int, default=128,
                         help="test images counted for the energy report (0: skip)")
+    parser.add_argument("--sleep-steps", type=int, default=200,
+                        help="steps of the STDP sleep run on Lava's learning engine (0: skip)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     train_set = open_dataset(config, "train", args.data, config.data.train_limit)
     test_set = open_dataset(config, "test", args.data, config.data.test_limit)
 
-    print(f"[1/5] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
+    print(f"[1/6] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
     run_dir = out / "run"
     train(config, str(run_dir), train_set, progress=progress)
     from neurovae.train.checkpoint import load_checkpoint
@@ -59,21 +63,24 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(config)
     model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt")["model"])
 
-    print("[2/5] fitting the FAD autoencoder")
+    print("[2/6] fitting the FAD autoencoder")
     fad_path = out / "fad.pt"
     fad_model = fit_fad_autoencoder(train_set, train_set.channels, train_set.image_size, epochs=5, progress=progress)
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
-    print("[3/5] evaluating")
+    print("[3/6] evaluating")
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
                            progress=progress)
     print(json.dumps(metrics, indent=2))
-    print("[4/5] exporting to netx" + (" and running in the Lava simulator (floating point)"
+    print("[4/6] exporting to netx" + (" and running in the Lava simulator (floating point)"
                                        if args.lava_samples > 0 else ""))
     paths = deploy_to_lava(model, config, out / "lava", args.lava_samples, args.data, progress)
     if args.energy_samples > 0:
-        print(f"[5/5] energy report: {args.energy_samples} test images through encoder and decoder (emulator)")
+        print(f"[5/6] energy report: {args.energy_samples} test images through encoder and decoder (emulator)")
         energy_report(paths, out / "energy.json", args.energy_samples, args.data, progress)
+    if args.sleep_steps > 0:
+        print(f"[6/6] sleep on Lava's learning engine: {args.sleep_steps} steps of STDP sleep (Tadros et al. 2019)")
+        sleep_on_lava(out / "sleep_on_lava.json", args.sleep_steps, args.data)
     print(f"demo done in {time.perf_counter() - start:.0f} s; see {run_dir / 'eval'}")
     return 0
 
@@ -111,3 +118,27 @@ def energy_report(paths: dict[str, Path], out: Path, samples: int, data_dir: str
     for report in reports:
         print(report.table())
     print("wrote {} and {}".format(*write_reports(reports, out)))
+
+
+def sleep_on_lava(out: Path, steps: int, data_dir: str | None) -> None:
+    """Sleep a Diehl & Cook network (784 -> 100) on Lava's LearningDense from the mean Fashion-MNIST image.
+
+    The same sleep runs in PyTorch; the two must agree spike for spike.
+    """
+    import json
+
+    from neurovae.data import load_dataset
+    from neurovae.io import atomic_path
+    from neurovae.sleep.stdp_network import NetworkParams, SleepParams
+    from neurovae.sleep.stdp_network.lava.network import sleep_on_lava as run_sleep
+
+    images = load_dataset("fashion_mnist", data_dir, "train", image_size=28, limit=1000)
+    mean_image = (sum(images[i][0] for i in range(len(images))) / len(images) + 1) / 2  # [-1, 1] -> [0, 1]
+    check = run_sleep(NetworkParams(), SleepParams(), mean_image.numpy(), steps)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(check, indent=1) + "\n")
+    verdict = "the same spikes and weights as PyTorch" if check["spikes_equal"] else "DIFFERENT spikes from PyTorch"
+    print(f"Lava slept {check['synapses']} plastic synapses for {check['steps']} steps in "
+          f"{check['lava_seconds']:.0f} s: {check['excitatory_spikes']} spikes, weights moved by up to "
+          f"{check['max_weight_change']:.2e}, {verdict} (largest weight difference "
+          f"{check['max_weight_difference']:.1e}); wrote {out}")

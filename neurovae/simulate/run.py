@@ -13,38 +13,19 @@ Example:
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neurovae.lava_runtime import require_lava
 from neurovae.netx import DenseLayer, NetworkRecord
 from neurovae.progress import sample_bar
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 
 CHUNK_STEPS = 512
 """Steps per ``run`` call between progress-bar updates (whole samples, at least one)."""
-
-
-def _require_lava() -> None:
-    """Import Lava's runtime, or say how to install it.
-
-    Lava's runtime calls ``multiprocessing.set_start_method('fork')`` when first imported, which raises if
-    anything (a DataLoader, joblib, ...) has already fixed the start method. Lava needs ``fork`` anyway, so
-    an already-fixed method is cleared first.
-    """
-    import multiprocessing
-
-    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
-        multiprocessing.set_start_method(None, force=True)
-    try:
-        import lava.magma.runtime.runtime  # noqa: F401
-    except ImportError:
-        raise SimulationError(
-            "Lava is not installed; install neurovae's 'lava' extra (pip install 'neurovae[lava]', Python 3.10)"
-        ) from None
 
 
 def run_lava(
@@ -81,7 +62,7 @@ def run_lava(
     record = load_network(network)
     check_precision(record, precision)
     data = check_inputs(record, inputs, steps)
-    _require_lava()
+    require_lava()
     from lava.magma.core.run_conditions import RunSteps
 
     from neurovae.simulate import graph as lava_graph
@@ -151,7 +132,7 @@ def run_netx_stock(
         raise SimulationError("stock netx has no exact graded input for input_encoding='direct'; use run_lava")
     check_precision(record, "fixed")
     data = check_inputs(record, inputs, steps).astype(np.int32)
-    _require_lava()
+    require_lava()
     from lava.lib.dl.netx.hdf5 import Network
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg

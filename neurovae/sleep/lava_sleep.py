@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurovae.lava_runtime import require_lava
 from neurovae.sleep.convert import SleepLayer
 from neurovae.sleep.stdp import MirroredSTDP
 
@@ -71,6 +72,7 @@ def run_lava_sleep(forward: list[np.ndarray], mirrors: list[np.ndarray], spikes:
         thresholds: effective threshold per layer (on the unscaled input ``W s``).
         rule: the mirrored STDP rule.
     """
+    require_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import LearningDense

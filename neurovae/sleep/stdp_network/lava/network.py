@@ -17,9 +17,10 @@ import math
 import numpy as np
 import torch
 
+from neurovae.lava_runtime import require_lava
 from neurovae.sleep.stdp_network.dynamics import ExcitatoryDynamics
 from neurovae.sleep.stdp_network.network import Phase
-from neurovae.sleep.stdp_network.params import NetworkParams, StdpParameterError
+from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
 
 STDP_DW = "y0 * x1 - x0 * y1"
 """Pair STDP as a Loihi sum of products: potentiation at post spikes, depression at pre spikes."""
@@ -41,6 +42,7 @@ def run_on_lava(params: NetworkParams, weights: np.ndarray, theta: np.ndarray, i
     ``input_spikes`` is ``[T, n_input]`` (0/1); with ``phase.learn`` the weights follow STDP and the
     thresholds adapt, as :meth:`DiehlCookNetwork.present` does.
     """
+    require_lava()
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -124,3 +126,22 @@ def compare_lava_and_torch(params: NetworkParams, weights: np.ndarray, theta: np
             "max_weight_difference": float(np.abs(lava.weights - reference.weights).max()),
             "max_theta_difference": float(np.abs(lava.theta - reference.theta).max()),
             "max_weight_change": float(np.abs(lava.weights - weights).max())}
+
+
+def sleep_on_lava(params: NetworkParams, sleep_params: SleepParams, mean_image: np.ndarray, steps: int,
+                  seed: int = 0) -> dict[str, float | bool | int]:
+    """A short sleep phase on Lava's learning engine, checked against PyTorch (see :func:`compare_lava_and_torch`).
+
+    A freshly initialized network sleeps for ``steps`` steps on Poisson input from ``mean_image`` (``[n_input]`` in
+    [0, 1]) with the sleep's leak, AMPA and inhibition scaling; same spikes in, same weights out is the check.
+    """
+    from neurovae.sleep.stdp_network.network import DiehlCookNetwork
+
+    if steps < 1:
+        raise StdpParameterError(f"a sleep on Lava needs at least one step, got {steps}")
+    probability = np.clip(mean_image.reshape(-1) * sleep_params.max_rate * params.neuron.dt / 1000.0, 0.0, 1.0)
+    spikes = (np.random.default_rng(seed).random((steps, probability.size)) < probability).astype(np.float64)
+    network = DiehlCookNetwork.create(params, 1, [torch.Generator().manual_seed(seed)], torch.float64)
+    phase = Phase(learn=True, ampa_scale=sleep_params.ampa_scale, leak_scale=sleep_params.leak_scale,
+                  inhibition_scale=sleep_params.inhibition_scale)
+    return compare_lava_and_torch(params, network.weights[0].numpy(), network.theta[0].numpy(), spikes, phase)
