@@ -84,11 +84,12 @@ def _write_bad(tmp_path, kind):
 def test_bad_netx_files_are_one_line_errors(kind, fragment, tmp_path, capsys):
     path = _write_bad(tmp_path, kind)
     for argv in (["inspect", str(path)],
-                 ["run", str(path), "--input", "prior", "-o", str(tmp_path / "o.npz"), "--no-progress"]):
+                 ["run", str(path), "--input", "prior", "-o", str(tmp_path / "o.npz"), "--no-progress"],
+                 ["energy", str(path), "--input", "prior", "-o", str(tmp_path / "e.json"), "--no-progress"]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("neurovae: error:") and "\n" not in err and fragment in err, err
-    assert not (tmp_path / "o.npz").exists()
+    assert not (tmp_path / "o.npz").exists() and not (tmp_path / "e.json").exists()
 
 
 @pytest.mark.parametrize("extra, fragment", [
