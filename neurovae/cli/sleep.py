@@ -68,5 +68,11 @@ def run_sleep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
     save_slept_run(out, config, slept, state["epoch"], summary)
     print(json.dumps(summary["layers"], indent=2))
+    if "energy" in summary:
+        energy = summary["energy"]
+        print(f"on Loihi 1 this sleep would cost {energy['totals']['snn_pj'] / 1e6:.1f} µJ per chain "
+              f"({sum(layer['synaptic_ops'] for layer in energy['layers']):.3g} synaptic ops, "
+              f"{sum(layer['synaptic_updates'] for layer in energy['layers']):.3g} synaptic updates; "
+              f"Davies et al. 2018 figures, details in sleep.json)")
     print(f"wrote {out} (evaluate it with `neurovae eval {out}`)")
     return 0

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from neurovae.config import RunConfig
+from neurovae.energy import EnergyReport, load_profile
+from neurovae.energy.learning import LearningCounter, PlasticConv
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
@@ -67,6 +69,17 @@ def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAES
         progress()
 
 
+def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...]) -> list[PlasticConv]:
+    """The geometry of every sleeping convolution, for counting the sleep's operations."""
+    plastic = []
+    for layer in layers:
+        plastic.append(PlasticConv(tuple(layer.weight.shape), layer.stride, layer.padding, input_shape))
+        input_shape = tuple(torch.nn.functional.conv2d(torch.zeros(1, *input_shape, dtype=layer.weight.dtype),
+                                                       layer.weight, stride=layer.stride,
+                                                       padding=layer.padding).shape[1:])
+    return plastic
+
+
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
                 progress: Callable[[], None] = lambda: None,
                 calibrate: bool = False) -> tuple[nn.Module, dict[str, Any]]:
@@ -81,9 +94,14 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
     if calibrate:
         config = dataclasses.replace(config, thresholds=calibrate_thresholds(layers, intensities, config))
     before = [layer.weight.clone() for layer in layers]
-    rates = None
+    rates, energy = None, None
     if backend == "torch":
-        rates = sleep_torch(layers, intensities, config, progress)
+        counter = LearningCounter(plastic_convolutions(layers, tuple(intensities.shape[1:])))
+        rates = sleep_torch(layers, intensities, config, progress, counter)
+        energy = EnergyReport("vae-sleep", counter.compute(), load_profile("loihi1"), load_profile("ann_horowitz2014"),
+                              backend="torch", precision="float",
+                              notes=["a sample is one chain's whole sleep; synaptic updates count the feedforward "
+                                     "and the mirrored decoder weights"]).to_dict()
     else:
         sleep_lava(layers, intensities, config, progress)
     summary = {
@@ -93,6 +111,7 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
                     "weight_change": (layer.weight - start).abs().mean().item(),
                     **({"firing_rate": rate} if rates else {})}
                    for layer, start, rate in zip(layers, before, rates or [None] * len(layers), strict=True)],
+        **({"energy": energy} if energy else {}),
     }
     return to_ann(model, layers), summary
 

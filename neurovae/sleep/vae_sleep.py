@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from neurovae.energy.learning import LearningCounter
 from neurovae.errors import ConfigError
 from neurovae.sleep.convert import SleepLayer
 from neurovae.sleep.encoding import bernoulli_spikes, spike_probability
@@ -95,11 +96,17 @@ class SleepState:
 
 
 def sleep_step(layers: list[SleepLayer], state: SleepState, visible: torch.Tensor, thresholds: list[float],
-               rule: MirroredSTDP) -> list[torch.Tensor]:
-    """One step of every layer on the ``visible`` input spikes, then the mirrored STDP updates; returns the spikes."""
+               rule: MirroredSTDP, counter: LearningCounter | None = None) -> list[torch.Tensor]:
+    """One step of every layer on the ``visible`` input spikes, then the mirrored STDP updates; returns the spikes.
+
+    ``counter``, if given, counts the step's operations (for the sleep's energy report).
+    """
     pre, spikes = visible, []
     for index, layer in enumerate(layers):
-        post, state.voltages[index] = if_step(state.voltages[index], state.currents[index], thresholds[index])
+        before = state.voltages[index]
+        post, state.voltages[index] = if_step(before, state.currents[index], thresholds[index])
+        if counter is not None:
+            counter.update(index, pre, post, before, state.voltages[index])
         state.currents[index] = F.conv2d(pre, layer.weight, stride=layer.stride, padding=layer.padding)
         if post.any():  # no post spike, no change: sleep is sparse, so most steps skip the pair counts
             both, post_only = conv_pairs(pre, post, layer.weight.shape, layer.stride, layer.padding)
@@ -134,7 +141,7 @@ def sleep_steps(config: VAESleepConfig) -> int:
 
 @torch.no_grad()
 def sleep_torch(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig,
-                progress: Callable[[], None] = lambda: None) -> list[float]:
+                progress: Callable[[], None] = lambda: None, counter: LearningCounter | None = None) -> list[float]:
     """SLEEP on ``layers`` (changed in place) with the input of :func:`input_spikes`.
 
     Args:
@@ -142,6 +149,7 @@ def sleep_torch(layers: list[SleepLayer], intensities: torch.Tensor, config: VAE
         intensities: training images in [0, 1], ``[N, C, H, W]``.
         config: sleep parameters.
         progress: called after every step.
+        counter: counts the operations of the sleep (for its energy report), if given.
 
     Returns:
         The mean firing rate (spikes per neuron per step) of each layer over the whole sleep.
@@ -150,7 +158,7 @@ def sleep_torch(layers: list[SleepLayer], intensities: torch.Tensor, config: VAE
     state = SleepState.zeros(layers, (config.batch, *intensities.shape[1:]))
     totals = torch.zeros(len(layers), dtype=torch.float64)
     for spikes in input_spikes(intensities, config):
-        fired = sleep_step(layers, state, spikes, thresholds, config.rule)
+        fired = sleep_step(layers, state, spikes, thresholds, config.rule, counter)
         totals += torch.tensor([s.mean().item() for s in fired], dtype=torch.float64)
         progress()
     return (totals / sleep_steps(config)).tolist()

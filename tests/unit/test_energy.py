@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from neurovae.cli.main import main
@@ -271,3 +272,45 @@ def test_energy_cli_on_a_run_counts_the_same_with_torch_and_the_emulator(tmp_pat
             assert {k: a[k] for k in ("synaptic_ops", "active_updates", "output_spikes")} == \
                    {k: b[k] for k in ("synaptic_ops", "active_updates", "output_spikes")}
     assert (tmp_path / "torch.png").is_file()
+
+
+# ------------------------------------------------------------------------------------------ learning (sleep)
+
+
+def test_learning_counts_of_one_step_equal_a_hand_count():
+    from neurovae.energy.learning import LearningCounter, PlasticConv
+
+    counter = LearningCounter([PlasticConv((2, 1, 3, 3), stride=1, padding=1, input_shape=(1, 4, 4))])
+    pre = torch.zeros(1, 1, 4, 4)
+    pre[0, 0, 0, 0] = 1  # a corner input reaches 2 x 2 output positions in each of 2 channels
+    post = torch.zeros(1, 2, 4, 4)
+    post[0, 1, 0, 0] = 1  # a corner output has 2 x 2 inputs inside the image
+    before, after = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4)
+    after[0, 0, 1, 1] = 0.3
+    counter.update(0, pre, post, before, after)
+    [layer] = counter.compute()
+    assert (layer.input_events, layer.synaptic_ops, layer.output_spikes) == (1, 8, 1)
+    assert layer.synaptic_updates == 2 * 4  # every synapse of the firing neuron, feedforward and mirror
+    assert (layer.active_updates, layer.inactive_updates) == (2, 30)
+    assert (layer.samples, layer.steps, layer.neurons) == (1, 1, 32)
+
+
+def test_sleep_counts_agree_with_the_sleep_and_are_priced_with_learning():
+    from neurovae.energy.learning import LearningCounter
+    from neurovae.sleep.convert import SleepLayer
+    from neurovae.sleep.run import plastic_convolutions
+    from neurovae.sleep.vae_sleep import VAESleepConfig, sleep_torch
+
+    generator = torch.Generator().manual_seed(0)
+    layers = [SleepLayer("a", "a'", torch.rand(4, 1, 2, 2, generator=generator), torch.rand(4, 1, 2, 2), 2, 0)]
+    images = torch.rand(6, 1, 8, 8, generator=generator)
+    counter = LearningCounter(plastic_convolutions(layers, (1, 8, 8)))
+    config = VAESleepConfig(input_rate_hz=500, thresholds=(0.5,), duration=40, batch=2, seed=1)
+    [rate] = sleep_torch(layers, images, config, counter=counter)
+    [layer] = counter.compute()
+    assert layer.samples == 2 and layer.steps == 20
+    assert layer.output_spikes == pytest.approx(rate * layer.neurons * layer.steps * layer.samples)
+    assert layer.synaptic_updates == 2 * 4 * layer.output_spikes  # 2x2 kernel, stride 2: 4 synapses per neuron
+    report = EnergyReport("sleep", [layer], load_profile("loihi1"), load_profile("ann_horowitz2014"), "torch",
+                          "float")
+    assert report.spiking_pj(layer)["learning"] == pytest.approx(layer.synaptic_updates / 2 * 120.0)

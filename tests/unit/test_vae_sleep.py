@@ -175,6 +175,9 @@ def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
     assert main([*argv, "--out", str(root / "slept")]) == 0
     summary = json.loads((root / "slept" / "sleep.json").read_text())
     assert summary["backend"] == "torch" and summary["sleep"]["duration"] == 20
+    energy = summary["energy"]  # what this sleep would cost on Loihi 1
+    assert energy["profiles"]["spiking"]["name"] == "loihi1" and energy["samples"] == 4
+    assert [layer["synaptic_updates"] > 0 for layer in energy["layers"]] == [True, True]
     assert main(["eval", str(root / "slept"), "--data", str(data), "-n", "16", "--probe-images", "0",
                  "--no-progress"]) == 0
     assert (root / "slept" / "eval" / "metrics.json").is_file()
