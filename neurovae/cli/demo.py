@@ -42,6 +42,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run every stage of the demo."""
     from neurovae.config import load_config
+    from neurovae.evaluate.compare import images_seen
     from neurovae.evaluate.fad import fit_fad_autoencoder, save_fad_autoencoder
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.train.loop import train
@@ -69,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
     print("[3/6] evaluating")
+    about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir), "precision": "float"}
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
-                           progress=progress)
+                           progress=progress, about=about)
     print(json.dumps(metrics, indent=2))
     print("[4/6] exporting to netx" + (" and running in the Lava simulator (floating point)"
                                        if args.lava_samples > 0 else ""))

@@ -45,6 +45,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate a run and print its metrics."""
+    from neurovae.evaluate.compare import images_seen
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model, pick_device
@@ -65,10 +66,10 @@ def run_eval(args: argparse.Namespace) -> int:
     if not fad_path.is_file():
         print(f"FAD skipped: no autoencoder at {fad_path}; run `neurovae fad-fit CONFIG` first")
     out = Path(args.out) if args.out else paths.root / ("eval-fixed" if args.fixed_point else "eval")
+    about = {"epochs_trained": state["epoch"], "images_seen": images_seen(paths.root),
+             "precision": "fixed" if args.fixed_point else "float"}
     metrics = evaluate_run(model, test_set, probe_set, out, fad_path, seed=config.train.seed,
-                           progress=not args.no_progress)
-    metrics["epochs_trained"] = state["epoch"]
-    metrics["precision"] = "fixed" if args.fixed_point else "float"
+                           progress=not args.no_progress, about=about)
     print(json.dumps(metrics, indent=2))
     grids = ("reconstructions.png", "samples.png") if hasattr(model, "sample") else ("reconstructions.png",)
     print(f"wrote {out / 'metrics.json'}, " + ", ".join(str(out / grid) for grid in grids))

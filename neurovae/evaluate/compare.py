@@ -74,8 +74,10 @@ def summarize_run(run: str | os.PathLike, eval_dir: str | os.PathLike | None = N
         raise CompareError(f"{root} has no {metrics_path.relative_to(root) if not eval_dir else metrics_path}; "
                            f"run `neurovae eval {root}` first")
     config = load_config(root / "config.yaml")
-    return RunSummary(path=root, config=config, paper_model=paper_model(config, root), images_seen=images_seen(root),
-                      epochs=len(_history(root)), metrics=json.loads(metrics_path.read_text()))
+    metrics = json.loads(metrics_path.read_text())
+    seen = metrics.get("images_seen", images_seen(root))  # as evaluated (older metrics: the run as it is now)
+    return RunSummary(path=root, config=config, paper_model=paper_model(config, root), images_seen=seen,
+                      epochs=len(_history(root)), metrics=metrics)
 
 
 def _history(root: Path) -> list[dict[str, Any]]:
@@ -83,10 +85,11 @@ def _history(root: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in history.read_text().splitlines() if line.strip()] if history.is_file() else []
 
 
-def images_seen(root: Path) -> int:
+def images_seen(root: str | os.PathLike) -> int:
     """Training images of completed epochs (history) plus those of an unfinished epoch (mid-epoch checkpoint)."""
     from neurovae.train.checkpoint import load_checkpoint
 
+    root = Path(root)
     done = sum(int(epoch.get("images", 0)) for epoch in _history(root))
     checkpoint = root / "checkpoint.pt"
     partial = load_checkpoint(checkpoint).get("epoch_progress", {}) if checkpoint.is_file() else {}

@@ -66,8 +66,11 @@ def generate(model: nn.Module, count: int, seed: int, batch_size: int = 256) -> 
 
 def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset | None, out_dir: str | os.PathLike,
                  fad_model_path: str | os.PathLike | None = None, seed: int = 0,
-                 progress: bool = True) -> dict[str, Any]:
-    """Compute every metric, write ``metrics.json`` and PNG grids into ``out_dir``; return the metrics."""
+                 progress: bool = True, about: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Compute every metric, write ``metrics.json`` and PNG grids into ``out_dir``; return the metrics.
+
+    ``about`` (what was evaluated: epochs, images seen, precision) is stored in ``metrics.json`` too.
+    """
     out_dir = Path(out_dir)
     model.eval()
     device = next(model.parameters()).device
@@ -101,6 +104,7 @@ def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset |
                          out_dir / "reconstructions.png", title="test images and their reconstructions", ncol=16)
     if generative:
         save_image_grid(samples[:64], out_dir / "samples.png", nrow=8, title="samples from the prior")
+    metrics.update(about or {})
     with atomic_path(out_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
