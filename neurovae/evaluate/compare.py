@@ -146,19 +146,19 @@ def reconstructions(summary: RunSummary, images: torch.Tensor) -> torch.Tensor:
 
 def save_model_grid(summaries: Sequence[RunSummary], out_dir: str | os.PathLike, count: int = 10,
                     data_dir: str | None = None) -> list[Path]:
-    """One PNG per dataset: the same ``count`` test images, then one row of reconstructions per run."""
+    """One PNG per dataset and image size: ``count`` test images, then one row of reconstructions per run."""
     from neurovae.cli.common import open_dataset
     from neurovae.evaluate.grids import save_comparison_grid
 
     written = []
-    datasets = sorted({s.config.data.dataset for s in summaries})
-    for dataset in datasets:
-        group = [s for s in summaries if s.config.data.dataset == dataset]
+    groups = sorted({(s.config.data.dataset, s.config.data.image_size) for s in summaries})
+    for dataset, size in groups:
+        group = [s for s in summaries if (s.config.data.dataset, s.config.data.image_size) == (dataset, size)]
         test = open_dataset(group[0].config, "test", data_dir, count)
         images = torch.stack([test[i][0] for i in range(len(test))])
         rows = {"input": images} | {s.label: reconstructions(s, images) for s in group}
-        path = Path(out_dir) / f"compare_{dataset}.png"
-        save_comparison_grid(rows, path, title=f"{dataset}: test images and each model's reconstruction",
-                             ncol=count)
+        path = Path(out_dir) / f"compare_{dataset}_{size}.png"
+        save_comparison_grid(rows, path, title=f"{dataset} ({size}x{size}): test images and each model's "
+                             "reconstruction", ncol=count)
         written.append(path)
     return written

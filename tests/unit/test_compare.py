@@ -49,7 +49,7 @@ def test_compare_cli_writes_markdown_and_one_grid_row_per_run(evaluated_runs, tm
     out = capsys.readouterr().out
     assert code == 0 and "esvae_2 (esvae)" in out
     assert (tmp_path / "comparison.md").read_text().strip() == out[:out.index("wrote")].strip()
-    assert (tmp_path / "compare_mnist.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "compare_mnist_8.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_compare_refuses_folders_that_are_not_evaluated_runs(evaluated_runs, tmp_path, capsys):
