@@ -37,8 +37,8 @@ from neurovae.train.losses import rbf_mmd2
 
 
 @dataclass
-class ESVAEConfig:
-    """ESVAE hyper-parameters (defaults: the paper's MNIST/Fashion-MNIST/CIFAR-10 settings)."""
+class BackboneConfig:
+    """The spiking convolutional encoder and decoder that FSVAE introduced and ESVAE reuses (shared fields)."""
 
     in_channels: int = 1
     image_size: int = 32
@@ -46,13 +46,9 @@ class ESVAEConfig:
     latent_dim: int = 128
     steps: int = 16  # T
     threshold: float = 0.2  # V_th
-    beta: float = 0.25  # membrane decay factor ("tau" in the paper)
+    beta: float = 0.25  # membrane decay factor ("tau" in the papers)
     surrogate_width: float = 0.5  # alpha of the rectangular surrogate gradient
-    sampling_width: float = 0.5  # alpha of the Poisson sampling surrogate (eq. 8)
     readout_beta: float = 0.8  # decay of the membrane readout of the last layer
-    mmd_lambda: float = 0.001
-    mmd_kernels: int = 5
-    mmd_kernel_multiplier: float = 2.0
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
@@ -64,12 +60,22 @@ class ESVAEConfig:
         LIFParams(self.beta, self.threshold, self.surrogate_width)
 
 
-def _block(synapse: nn.Module, channels: int, config: ESVAEConfig) -> SpikingBlock:
+@dataclass
+class ESVAEConfig(BackboneConfig):
+    """ESVAE hyper-parameters (defaults: the paper's MNIST/Fashion-MNIST/CIFAR-10 settings)."""
+
+    sampling_width: float = 0.5  # alpha of the Poisson sampling surrogate (eq. 8)
+    mmd_lambda: float = 0.001
+    mmd_kernels: int = 5
+    mmd_kernel_multiplier: float = 2.0
+
+
+def _block(synapse: nn.Module, channels: int, config: BackboneConfig) -> SpikingBlock:
     lif = LIF(LIFParams(config.beta, config.threshold, config.surrogate_width))
     return SpikingBlock(synapse, lif, TDBatchNorm(channels, threshold=config.threshold))
 
 
-def build_encoder(config: ESVAEConfig) -> SpikingStack:
+def build_encoder(config: BackboneConfig) -> SpikingStack:
     """Image (direct input, repeated every step) -> latent spikes ``[T, N, latent_dim]``."""
     layers: list[nn.Module] = []
     in_ch = config.in_channels
@@ -81,7 +87,7 @@ def build_encoder(config: ESVAEConfig) -> SpikingStack:
     return SpikingStack((config.in_channels, config.image_size, config.image_size), *layers)
 
 
-def build_decoder(config: ESVAEConfig) -> SpikingStack:
+def build_decoder(config: BackboneConfig) -> SpikingStack:
     """Latent spikes ``[T, N, latent_dim]`` -> membrane readout ``[N, C, H, W]`` (before tanh)."""
     side = config.image_size // 2 ** len(config.channels)
     rev = config.channels[::-1]

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurovae.models.esvae import ESVAEConfig, build_decoder, build_encoder
+from neurovae.models.esvae import BackboneConfig, build_decoder, build_encoder
 from neurovae.models.outputs import VAEOutput
 from neurovae.neurons import LIFParams, SpikingStack
 from neurovae.neurons.autoregressive import CandidateNet, pick, shift_in_time
@@ -41,18 +41,10 @@ from neurovae.train.losses import psp_mmd2
 
 
 @dataclass
-class FSVAEConfig:
+class FSVAEConfig(BackboneConfig):
     """FSVAE hyper-parameters (defaults: the reference code's MNIST/Fashion-MNIST/CIFAR-10 settings)."""
 
-    in_channels: int = 1
-    image_size: int = 32
-    channels: tuple[int, ...] = (32, 64, 128, 256)
-    latent_dim: int = 128
-    steps: int = 16  # T
-    threshold: float = 0.2  # V_th
-    beta: float = 0.25  # membrane decay factor ("tau_decay")
     surrogate_width: float = 1.0  # the reference's box |u| < 0.5, centred on V_th here (paper eq. 4)
-    readout_beta: float = 0.8  # decay of the membrane readout of the last layer
     candidates: int = 20  # k
     sampler_norm_alpha: float = 2.0  # tdBN alpha in the posterior and prior MLPs
     psp_tau: float = 2.0  # time constant of the PSP kernel of the MMD
@@ -63,20 +55,13 @@ class FSVAEConfig:
     scheduled_from_step: int = 5  # steps before this one are never replaced
 
     def __post_init__(self) -> None:
-        self.channels = tuple(self.channels)
+        super().__post_init__()
         if self.candidates < 1:
             raise ValueError(f"candidates (k) must be positive, got {self.candidates}")
         if not 0 <= self.scheduled_p_start <= 1 or not 0 <= self.scheduled_p_end <= 1:
             raise ValueError("scheduled sampling probabilities must be in [0, 1]")
         if self.psp_tau < 1:
             raise ValueError(f"psp_tau must be >= 1 (a decay of 1 - 1/tau), got {self.psp_tau}")
-        self.backbone()  # validates the shared architecture fields
-
-    def backbone(self) -> ESVAEConfig:
-        """The encoder/decoder fields, as ESVAE's builders take them."""
-        return ESVAEConfig(in_channels=self.in_channels, image_size=self.image_size, channels=self.channels,
-                           latent_dim=self.latent_dim, steps=self.steps, threshold=self.threshold, beta=self.beta,
-                           surrogate_width=self.surrogate_width, readout_beta=self.readout_beta)
 
     def lif(self) -> LIFParams:
         """The neurons of the posterior and prior MLPs."""
@@ -90,8 +75,8 @@ class FSVAE(nn.Module):
     def __init__(self, config: FSVAEConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = build_encoder(config.backbone())
-        self.decoder = build_decoder(config.backbone())
+        self.encoder = build_encoder(config)
+        self.decoder = build_decoder(config)
         latent, hidden = config.latent_dim, (2 * config.latent_dim, 4 * config.latent_dim)
         k, lif, alpha = config.candidates, config.lif(), config.sampler_norm_alpha
         self.posterior = CandidateNet(latent, latent, hidden, k, lif, alpha)
