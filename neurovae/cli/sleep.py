@@ -66,7 +66,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep steps ({args.backend})") as bar:
         slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
-    save_slept_run(out, config, slept, state["epoch"], summary)
+    save_slept_run(out, config, slept, state["epoch"], summary, source=paths.root)
     print(json.dumps(summary["layers"], indent=2))
     if "energy" in summary:
         energy = summary["energy"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,16 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
 
 
 def save_slept_run(out: str | os.PathLike, config: RunConfig, model: nn.Module, epoch: int,
-                   summary: dict[str, Any]) -> Path:
-    """Write the slept model as a run that ``neurovae eval`` reads, plus ``sleep.json``."""
-    from neurovae.train.checkpoint import init_run, save_checkpoint
+                   summary: dict[str, Any], source: str | os.PathLike | None = None) -> Path:
+    """Write the slept model as a run that ``neurovae eval`` reads, plus ``sleep.json``.
+
+    ``source``: the run that slept; its training history is kept (the slept model saw the same images).
+    """
+    from neurovae.train.checkpoint import RunPaths, init_run, save_checkpoint
 
     paths = init_run(out, config)
+    if source is not None and RunPaths(Path(source)).history.is_file():
+        shutil.copyfile(RunPaths(Path(source)).history, paths.history)
     save_checkpoint(paths, model, None, epoch, {"sleep": summary})
     with atomic_path(paths.root / "sleep.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -175,6 +175,7 @@ def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
     assert main([*argv, "--out", str(root / "slept")]) == 0
     summary = json.loads((root / "slept" / "sleep.json").read_text())
     assert summary["backend"] == "torch" and summary["sleep"]["duration"] == 20
+    assert (root / "slept" / "history.jsonl").read_text() == (root / "run" / "history.jsonl").read_text()
     energy = summary["energy"]  # what this sleep would cost on Loihi 1
     assert energy["profiles"]["spiking"]["name"] == "loihi1" and energy["samples"] == 4
     assert [layer["synaptic_updates"] > 0 for layer in energy["layers"]] == [True, True]
