@@ -30,20 +30,18 @@ COUNTED = ("input_events", "synaptic_ops", "active_updates", "inactive_updates",
 
 @dataclass(frozen=True)
 class PlasticConv:
-    """Geometry of one plastic convolution: weight ``[C_out, C_in, k, k]`` shape, stride, padding, CHW input."""
+    """Geometry of one plastic convolution: weight ``[C_out, C_in, k, k]`` shape, stride, padding, CHW shapes."""
 
     weight_shape: tuple[int, ...]
     stride: int
     padding: int
     input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
 
     def record(self) -> ConvLayer:
         """A netx record with every synapse present (plastic synapses count whatever their current weight)."""
-        weight = np.ones(self.weight_shape)
-        out = torch.nn.functional.conv2d(torch.zeros(1, *self.input_shape), torch.from_numpy(weight).float(),
-                                         stride=self.stride, padding=self.padding).shape[1:]
-        return ConvLayer(weight, CubaNeuron(), shape=tuple(out), stride=(self.stride,) * 2,
-                         padding=(self.padding,) * 2)
+        return ConvLayer(np.ones(self.weight_shape), CubaNeuron(), shape=tuple(self.output_shape),
+                         stride=(self.stride,) * 2, padding=(self.padding,) * 2)
 
 
 class LearningCounter:
@@ -51,14 +49,11 @@ class LearningCounter:
 
     def __init__(self, layers: Sequence[PlasticConv], mirrored: bool = True) -> None:
         self.layers = list(layers)
-        records = [layer.record() for layer in self.layers]
-        self._neurons = [int(np.prod(record.shape)) for record in records]
-        self._connections = [int(fan_in(r, layer.input_shape).sum()) for r, layer in zip(records, self.layers,
-                                                                                        strict=True)]
-        self._fan_out = [torch.from_numpy(fan_out(r, layer.input_shape)).double()
-                         for r, layer in zip(records, self.layers, strict=True)]
-        self._fan_in = [torch.from_numpy(fan_in(r, layer.input_shape)).double()
-                        for r, layer in zip(records, self.layers, strict=True)]
+        self._fan_out, self._fan_in = [], []
+        for layer in self.layers:
+            record = layer.record()
+            self._fan_out.append(torch.from_numpy(fan_out(record, layer.input_shape)).double())
+            self._fan_in.append(torch.from_numpy(fan_in(record, layer.input_shape)).double())
         self._copies = 2 if mirrored else 1
         self.steps = 0
         self.chains = 0
@@ -82,7 +77,7 @@ class LearningCounter:
 
     def compute(self) -> list[LayerCounts]:
         """Counts per layer; a "sample" is one chain's whole run (several chains learn side by side)."""
-        return [LayerCounts(index=i, type="conv", neurons=self._neurons[i], connections=self._connections[i],
-                            graded_input=False, readout=False, samples=self.chains, steps=self.steps,
-                            **self._totals[i])
+        return [LayerCounts(index=i, type="conv", neurons=self._fan_in[i].numel(),
+                            connections=int(self._fan_in[i].sum()), graded_input=False, readout=False,
+                            samples=self.chains, steps=self.steps, **self._totals[i])
                 for i in range(len(self.layers))]

@@ -35,6 +35,19 @@ class SleepLayer:
     padding: int
     scale: float = 1.0  # lambda_{l-1} / lambda_l
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """CHW output of the convolution for a CHW input (square kernel, same stride and padding both ways)."""
+        channels, kernel = int(self.weight.shape[0]), int(self.weight.shape[-1])
+        return (channels, *((side + 2 * self.padding - kernel) // self.stride + 1 for side in input_shape[1:]))
+
+
+def layer_shapes(layers: list[SleepLayer], input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The CHW input shape of every sleeping layer, then the last one's output shape (``len(layers) + 1`` shapes)."""
+    shapes = [tuple(input_shape)]
+    for layer in layers:
+        shapes.append(layer.output_shape(shapes[-1]))
+    return shapes
+
 
 def _convolutions(model: nn.Module, part: str, kind: type[nn.Module]) -> list[tuple[str, nn.Module]]:
     """``(qualified name, layer)`` of every ``kind`` layer in ``model.<part>`` (a Sequential), checked convertible."""

@@ -19,7 +19,7 @@ from neurovae.energy.learning import LearningCounter, PlasticConv
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
-from neurovae.sleep.convert import SleepLayer, to_ann, to_snn
+from neurovae.sleep.convert import SleepLayer, layer_shapes, to_ann, to_snn
 from neurovae.sleep.lava_sleep import conv_as_dense, run_lava_sleep, tie_back
 from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, input_spikes, sleep_torch
 
@@ -49,17 +49,14 @@ def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAES
     if config.batch != 1:
         raise ConfigError("the Lava sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
     spikes = torch.cat(list(input_spikes(intensities, config)))
-    shape = spikes.shape[1:]
     forward, mirrors, taps = [], [], []
-    for layer in layers:
-        dense, tap = conv_as_dense(layer, tuple(shape))
+    for layer, shape in zip(layers, layer_shapes(layers, tuple(spikes.shape[1:]))[:-1], strict=True):
+        dense, tap = conv_as_dense(layer, shape)
         mirror, _ = conv_as_dense(SleepLayer(layer.name, layer.mirror_name, layer.mirror_weight, layer.weight,
-                                             layer.stride, layer.padding), tuple(shape))
+                                             layer.stride, layer.padding), shape)
         forward.append(dense)
         mirrors.append(mirror.T)
         taps.append(tap)
-        shape = torch.nn.functional.conv2d(torch.zeros(1, *shape, dtype=layer.weight.dtype), layer.weight,
-                                           stride=layer.stride, padding=layer.padding).shape[1:]
     slept, slept_mirrors = run_lava_sleep(forward, mirrors, spikes.flatten(1).numpy(),
                                           config.effective_thresholds(layers), config.rule)
     for layer, tap, before, after, mirror_before, mirror_after in zip(layers, taps, forward, slept, mirrors,
@@ -72,13 +69,9 @@ def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAES
 
 def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...]) -> list[PlasticConv]:
     """The geometry of every sleeping convolution, for counting the sleep's operations."""
-    plastic = []
-    for layer in layers:
-        plastic.append(PlasticConv(tuple(layer.weight.shape), layer.stride, layer.padding, input_shape))
-        input_shape = tuple(torch.nn.functional.conv2d(torch.zeros(1, *input_shape, dtype=layer.weight.dtype),
-                                                       layer.weight, stride=layer.stride,
-                                                       padding=layer.padding).shape[1:])
-    return plastic
+    shapes = layer_shapes(layers, input_shape)
+    return [PlasticConv(tuple(layer.weight.shape), layer.stride, layer.padding, shape_in, shape_out)
+            for layer, shape_in, shape_out in zip(layers, shapes[:-1], shapes[1:], strict=True)]
 
 
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from neurovae.energy.learning import LearningCounter
 from neurovae.errors import ConfigError
-from neurovae.sleep.convert import SleepLayer
+from neurovae.sleep.convert import SleepLayer, layer_shapes
 from neurovae.sleep.encoding import bernoulli_spikes, spike_probability
 from neurovae.sleep.neuron import if_step
 from neurovae.sleep.stdp import MirroredSTDP, conv_pairs
@@ -88,11 +88,10 @@ class SleepState:
     @classmethod
     def zeros(cls, layers: list[SleepLayer], input_shape: torch.Size) -> SleepState:
         """All silent (Algorithm 1: ``u = 0``) for inputs of ``input_shape`` ``[B, C, H, W]``."""
-        shapes, activity = [], torch.zeros(input_shape, dtype=layers[0].weight.dtype)
-        for layer in layers:
-            activity = F.conv2d(activity, layer.weight, stride=layer.stride, padding=layer.padding)
-            shapes.append(activity.shape)
-        return cls([activity.new_zeros(s) for s in shapes], [activity.new_zeros(s) for s in shapes])
+        batch, dtype = input_shape[0], layers[0].weight.dtype
+        shapes = layer_shapes(layers, tuple(input_shape[1:]))[1:]
+        return cls([torch.zeros(batch, *s, dtype=dtype) for s in shapes],
+                   [torch.zeros(batch, *s, dtype=dtype) for s in shapes])
 
 
 def sleep_step(layers: list[SleepLayer], state: SleepState, visible: torch.Tensor, thresholds: list[float],

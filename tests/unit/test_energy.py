@@ -280,7 +280,8 @@ def test_energy_cli_on_a_run_counts_the_same_with_torch_and_the_emulator(tmp_pat
 def test_learning_counts_of_one_step_equal_a_hand_count():
     from neurovae.energy.learning import LearningCounter, PlasticConv
 
-    counter = LearningCounter([PlasticConv((2, 1, 3, 3), stride=1, padding=1, input_shape=(1, 4, 4))])
+    counter = LearningCounter([PlasticConv((2, 1, 3, 3), stride=1, padding=1, input_shape=(1, 4, 4),
+                                           output_shape=(2, 4, 4))])
     pre = torch.zeros(1, 1, 4, 4)
     pre[0, 0, 0, 0] = 1  # a corner input reaches 2 x 2 output positions in each of 2 channels
     post = torch.zeros(1, 2, 4, 4)
