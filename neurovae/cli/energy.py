@@ -67,8 +67,7 @@ def run_energy(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
-    for profile in (args.profile, args.ann_profile):
-        load_profile(profile)  # a bad constants file fails before the model is loaded
+    spiking, ann = load_profile(args.profile), load_profile(args.ann_profile)  # a bad file fails before any run
     if len(args.targets) == 1 and not args.targets[0].endswith(".net"):
         names, networks, stacks = _networks_from_run(args.targets[0], args.part, args.precision, args.backend)
     else:
@@ -80,7 +79,7 @@ def run_energy(args: argparse.Namespace) -> int:
         names, networks, stacks = list(args.targets), [read_netx(path) for path in args.targets], None
     inputs = resolve_input(args.input, networks[0], args.samples, args.seed, args.data)
     reports = energy_reports(names, networks, inputs, backend=args.backend, precision=args.precision,
-                             profile=args.profile, ann_profile=args.ann_profile, stacks=stacks, seed=args.seed,
+                             spiking=spiking, ann=ann, stacks=stacks, seed=args.seed,
                              progress=not args.no_progress)
     for report in reports:
         print(report.table())

@@ -21,7 +21,7 @@ import torch
 
 from neurovae.emulator.run import device_inputs
 from neurovae.energy.counts import LayerCounts, OperationCounter
-from neurovae.energy.profiles import load_profile
+from neurovae.energy.profiles import EnergyProfile, load_profile
 from neurovae.energy.report import EnergyReport
 from neurovae.netx import NetworkRecord
 from neurovae.neurons import SpikingStack
@@ -100,8 +100,8 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
     """Per-layer counts of each network of a chain (one network, or an encoder then a decoder).
 
     Args:
-        networks: one network, or an encoder and a decoder: the encoder's output rates become Poisson latent
-            spikes on the host (seeded, as ``neurovae run`` does).
+        networks: one network, or an encoder and a decoder, whose input the host samples from the encoder's
+            output (:func:`~neurovae.simulate.host.posterior_spikes`, seeded, as ``neurovae run`` does).
         inputs: the first network's input, ``[N, *input_shape, T]`` or static ``[N, *input_shape]`` (run for the
             file's steps plus its latency).
         backend: ``torch``, ``lava`` or ``emulator``.
@@ -125,25 +125,26 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
     with sample_bar(len(data), progress, f"counting on {backend} ({precision})") as bar:
         for first_sample in range(0, len(data), size):
             batch = data[first_sample:first_sample + size]
-            result = None
+            bar_step, result = len(batch), None
             for position, network in enumerate(networks):
                 if position:
                     batch = posterior_spikes(networks[position - 1], network, result, rng)
                 result = run(position, network, batch)
                 counters[position].update(device_inputs(network, batch, precision), result)
-            bar.update(len(data[first_sample:first_sample + size]))
+            bar.update(bar_step)
     return [counter.compute() for counter in counters]
 
 
 def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inputs: np.ndarray,
-                   backend: str = "emulator", precision: str = "float", profile: str = "loihi1",
-                   ann_profile: str = "ann_horowitz2014", stacks: Sequence[SpikingStack] | None = None,
+                   backend: str = "emulator", precision: str = "float", spiking: EnergyProfile | None = None,
+                   ann: EnergyProfile | None = None, stacks: Sequence[SpikingStack] | None = None,
                    seed: int = 0, progress: bool = True) -> list[EnergyReport]:
     """Count a chain (see :func:`count_chain`) and price each network: one :class:`EnergyReport` per network.
 
-    The profiles are read first, so a bad constants file fails before any simulation runs.
+    ``spiking`` / ``ann``: the profiles (default ``loihi1`` / ``ann_horowitz2014``), read before any simulation
+    runs so that a bad constants file fails first.
     """
-    spiking, ann = load_profile(profile), load_profile(ann_profile)
+    spiking, ann = spiking or load_profile("loihi1"), ann or load_profile("ann_horowitz2014")
     counts = count_chain(networks, inputs, backend=backend, precision=precision, stacks=stacks, seed=seed,
                          progress=progress)
     notes = [] if len(networks) == 1 else ["the decoder's input is sampled on the host from the encoder's output "

@@ -47,7 +47,7 @@ class _PartHook:
         last = network.spiking_layers[-1]
         record = run_batch(plan, data, record_voltage=(last,))
         outputs = []
-        for index, block in zip(network.spiking_layers, self._blocks(), strict=True):
+        for index, block in zip(network.spiking_layers, self.blocks(), strict=True):
             if isinstance(block.neuron, LeakyReadout):
                 outputs.append(block.neuron.reduce(record.voltages[index] / network.scale(index)))
             else:
@@ -59,7 +59,8 @@ class _PartHook:
         target = self.pending.pop(0).to(output.dtype).reshape(output.shape)
         return output + (target - output).detach()
 
-    def _blocks(self) -> list[SpikingBlock]:
+    def blocks(self) -> list[SpikingBlock]:
+        """The part's spiking blocks, in order (the order the integer outputs are handed out)."""
         return [layer for layer in self.stack if isinstance(layer, SpikingBlock)]
 
 
@@ -80,7 +81,7 @@ class FixedPointForward:
         for stack, encoding, readout in parts.values():
             part = _PartHook(stack, encoding, readout)
             self._handles.append(stack.register_forward_pre_hook(part.before))
-            self._handles += [block.register_forward_hook(part.after) for block in part._blocks()]
+            self._handles += [block.register_forward_hook(part.after) for block in part.blocks()]
 
     def remove(self) -> None:
         """Take the hooks off: the model computes in float again."""
