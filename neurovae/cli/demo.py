@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from neurovae.train.loop import build_model
 
     model = build_model(config)
-    model.load_state_dict(load_checkpoint(run_dir / "checkpoint.pt")["model"])
+    checkpoint = load_checkpoint(run_dir / "checkpoint.pt")
+    model.load_state_dict(checkpoint["model"])
 
     print("[2/6] fitting the FAD autoencoder")
     fad_path = out / "fad.pt"
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
     print("[3/6] evaluating")
-    about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir), "precision": "float"}
+    about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir, checkpoint), "precision": "float"}
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
                            progress=progress, about=about)
     print(json.dumps(metrics, indent=2))

@@ -66,7 +66,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not fad_path.is_file():
         print(f"FAD skipped: no autoencoder at {fad_path}; run `neurovae fad-fit CONFIG` first")
     out = Path(args.out) if args.out else paths.root / ("eval-fixed" if args.fixed_point else "eval")
-    about = {"epochs_trained": state["epoch"], "images_seen": images_seen(paths.root),
+    about = {"epochs_trained": state["epoch"], "images_seen": images_seen(paths.root, state),
              "precision": "fixed" if args.fixed_point else "float"}
     metrics = evaluate_run(model, test_set, probe_set, out, fad_path, seed=config.train.seed,
                            progress=not args.no_progress, about=about)

@@ -85,15 +85,18 @@ def _history(root: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in history.read_text().splitlines() if line.strip()] if history.is_file() else []
 
 
-def images_seen(root: str | os.PathLike) -> int:
-    """Training images of completed epochs (history) plus those of an unfinished epoch (mid-epoch checkpoint)."""
+def images_seen(root: str | os.PathLike, checkpoint: dict[str, Any] | None = None) -> int:
+    """Training images of completed epochs (history) plus those of an unfinished epoch (mid-epoch checkpoint).
+
+    ``checkpoint``: the run's checkpoint state when the caller has loaded it already (else it is read here).
+    """
     from neurovae.train.checkpoint import load_checkpoint
 
     root = Path(root)
     done = sum(int(epoch.get("images", 0)) for epoch in _history(root))
-    checkpoint = root / "checkpoint.pt"
-    partial = load_checkpoint(checkpoint).get("epoch_progress", {}) if checkpoint.is_file() else {}
-    return done + int(partial.get("images", 0))
+    if checkpoint is None and (root / "checkpoint.pt").is_file():
+        checkpoint = load_checkpoint(root / "checkpoint.pt")
+    return done + int((checkpoint or {}).get("epoch_progress", {}).get("images", 0))
 
 
 def _cell(value: Any) -> str:
