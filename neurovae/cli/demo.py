@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
     print("[3/6] evaluating")
-    about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir, checkpoint), "precision": "float"}
+    about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir, checkpoint),
+             "precision": "float"}
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
                            progress=progress, about=about)
     print(json.dumps(metrics, indent=2))

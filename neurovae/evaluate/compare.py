@@ -75,7 +75,8 @@ def summarize_run(run: str | os.PathLike, eval_dir: str | os.PathLike | None = N
                            f"run `neurovae eval {root}` first")
     config = load_config(root / "config.yaml")
     metrics = json.loads(metrics_path.read_text())
-    seen = metrics.get("images_seen", images_seen(root))  # as evaluated (older metrics: the run as it is now)
+    # as evaluated; metrics written before eval recorded it: the run as it is now
+    seen = metrics["images_seen"] if "images_seen" in metrics else images_seen(root)
     return RunSummary(path=root, config=config, paper_model=paper_model(config, root), images_seen=seen,
                       epochs=len(_history(root)), metrics=metrics)
 
