@@ -48,6 +48,25 @@ def test_stdp_step_matches_hand_computation() -> None:
     assert new[0, 1, 0] == 1.0  # clipped at w_max
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_stdp_step_equals_the_dense_rule(seed: int) -> None:
+    """Touching only the fired rows and columns gives the dense rule ``clip(w + dw)`` (clipped once)."""
+    generator = torch.Generator().manual_seed(seed)
+    stdp = StdpParams(rate_pre=0.05, rate_post=0.3, w_min=0.1, w_max=0.9)
+    weights = torch.rand(3, 30, 8, generator=generator, dtype=F64)
+    traces = Traces(pre=torch.rand(3, 30, generator=generator, dtype=F64),
+                    post=torch.rand(3, 8, generator=generator, dtype=F64))
+    pre_spikes = (torch.rand(3, 30, generator=generator) < 0.3).to(F64)
+    post_spikes = (torch.rand(3, 8, generator=generator) < 0.3).to(F64)
+    post_spikes[0] = 0.0  # one copy without a post spike
+    new, after = stdp_step(weights.clone(), pre_spikes, post_spikes, traces, stdp, dt=1.0)
+    dw = (stdp.rate_post * after.pre.unsqueeze(2) * post_spikes.unsqueeze(1)
+          - stdp.rate_pre * pre_spikes.unsqueeze(2) * after.post.unsqueeze(1))
+    expected = torch.where(dw != 0, (weights + dw).clamp(stdp.w_min, stdp.w_max), weights)
+    torch.testing.assert_close(new, expected, rtol=0, atol=1e-15)
+    assert (new == stdp.w_min).any() and (new == stdp.w_max).any()  # both bounds were reached
+
+
 def test_stdp_depression_is_clipped_at_w_min() -> None:
     stdp = StdpParams(rate_pre=1.0, rate_post=0.0, w_min=0.0, w_max=1.0)
     weights = torch.full((1, 1, 1), 0.3, dtype=F64)

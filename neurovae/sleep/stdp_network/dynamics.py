@@ -83,15 +83,21 @@ def stdp_step(weights: torch.Tensor, pre_spikes: torch.Tensor, post_spikes: torc
 
     ``weights`` is ``[copies, n_in, n_out]``, spikes ``[copies, n_in]`` / ``[copies, n_out]``. As in Lava's
     learning engine (epoch of one step), both terms see the traces after this step's impulses:
-    ``dw = rate_post * pre_trace * post_spike - rate_pre * pre_spike * post_trace``, then ``w`` is clipped to
-    ``[w_min, w_max]``.
+    ``dw = rate_post * pre_trace * post_spike - rate_pre * pre_spike * post_trace``, and every changed ``w``
+    is clipped to ``[w_min, w_max]`` once, like Lava's learning engine clips ``w + dw``. Spikes are sparse, so
+    only the rows of the inputs that fired and the columns of the outputs that fired are touched (several
+    times faster than a dense outer product).
     """
     pre = traces.pre * math.exp(-dt / stdp.tau_pre) + pre_spikes
     post = traces.post * math.exp(-dt / stdp.tau_post) + post_spikes
-    dw = torch.bmm(pre_spikes.unsqueeze(2), post.unsqueeze(1)).mul_(-stdp.rate_pre)
-    if bool(post_spikes.any()):  # potentiation only on the rare steps with a post spike
-        dw.baddbmm_(pre.unsqueeze(2), post_spikes.unsqueeze(1), alpha=stdp.rate_post)
-    weights.add_(dw).clamp_(stdp.w_min, stdp.w_max)
+    fired_copy, fired_column = post_spikes.nonzero(as_tuple=True)
+    before = weights[fired_copy, :, fired_column]
+    copy, row = pre_spikes.nonzero(as_tuple=True)
+    weights[copy, row] = (weights[copy, row] - stdp.rate_pre * post[copy]).clamp_(stdp.w_min, stdp.w_max)
+    if len(fired_copy):  # the columns of firing outputs get both terms, clipped once
+        depression = pre_spikes[fired_copy] * post[fired_copy, fired_column].unsqueeze(1)
+        both = stdp.rate_post * pre[fired_copy] - stdp.rate_pre * depression
+        weights[fired_copy, :, fired_column] = (before + both).clamp_(stdp.w_min, stdp.w_max)
     return weights, Traces(pre=pre, post=post)
 
 

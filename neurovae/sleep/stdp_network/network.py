@@ -105,6 +105,8 @@ class DiehlCookNetwork:
         traces = Traces(pre=first.new_zeros(copies, self.params.n_input),
                         post=first.new_zeros(copies, self.params.n_neurons))
         held_drive = zeros.clone()
+        if phase.learn:  # STDP clips only the synapses it changes; normalization may have left some above w_max
+            self.weights.clamp_(self.params.stdp.w_min, self.params.stdp.w_max)
         counts = zeros.clone()
         trace = []
         inhibition = synapse.inh_to_exc * phase.inhibition_scale
