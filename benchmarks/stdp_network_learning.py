@@ -4,11 +4,11 @@ Usage::
 
     python benchmarks/stdp_network_learning.py [--neurons 100 400] [--copies 3 5] [--images 20] [--threads 1]
 
-Each configuration learns the same Fashion-MNIST images (350 ms each, the retries of Diehl & Cook included)
-twice from the same initial network: with neurovae's STDP step, which touches only the rows of the inputs and
-the columns of the neurons that fired, and with the textbook dense step (a full outer product and a clip of
-every weight each millisecond). Both must end with the same weights (checked, float64 to 1e-12); the table
-gives images/s (summed over the copies, which learn their own images side by side) and the ratio. The two run back to back per
+Each configuration learns the same Fashion-MNIST images (350 ms each, the retries of Diehl & Cook included) twice
+from the same initial network: with neurovae's STDP step, which touches only the rows of the inputs and the columns
+of the neurons that fired, and with the textbook dense step (a full outer product and a clip of every weight each
+millisecond). Both must end with the same weights (checked, float64 to 1e-12); the table gives images/s (summed
+over the copies, which learn their own images side by side) and the ratio. The two run back to back per
 configuration; on a loaded machine compare the ratios, not the absolute rates.
 """
 

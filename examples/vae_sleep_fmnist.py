@@ -2,17 +2,18 @@
 
 Usage::
 
-    python examples/vae_sleep_fmnist.py [--out DIR] [--latent-sizes 16 64 200] [--epochs N] [--train-images N]
-                                        [--test-images N] [--probe-images N] [--sleep-batch B] [--sleep-duration N]
-                                        [--data DIR]
+    python examples/vae_sleep_fmnist.py [--out DIR] [--latent-sizes 16 64 200] [--paper-config] [--epochs N]
+                                        [--train-images N] [--test-images N] [--probe-images N]
+                                        [--sleep-batch B] [--sleep-duration N] [--data DIR]
 
 For every latent size it trains (or resumes) a CVAE and a VSC from ``configs/cvae_fmnist_small.yaml`` and
-``configs/vsc_fmnist_small.yaml`` with the sizes overridden, and sleeps the CVAE (batched PyTorch, Table 3)
-twice: with Table 3's thresholds ("cvae-sleep") and with thresholds tuned so that each layer fires at Table 3's
-target rate rho ("cvae-sleep-rho"). On the test set it measures PSNR / SSIM of the reconstructions from the clean
-latent code and from the code plus standard normal noise (the paper's noisy test set), and the accuracy of a
-linear probe on the codes (clean and noisy; the paper's Fig. 2). LPIPS is left out: it needs pretrained
-VGG/AlexNet weights, which are not downloaded here.
+``configs/vsc_fmnist_small.yaml`` (``--paper-config``: ``cvae_fmnist.yaml``, ``vsc_fmnist.yaml``) with the sizes
+overridden (runs already in ``--out``, ``cvae-latent200`` and so on, are resumed), and sleeps the CVAE (batched
+PyTorch, Table 3) twice: with Table 3's thresholds ("cvae-sleep") and with thresholds tuned so that each layer
+fires at Table 3's target rate rho ("cvae-sleep-rho"). On the test set it measures PSNR / SSIM of the
+reconstructions from the clean latent code and from the code plus standard normal noise (the paper's noisy test
+set), and the accuracy of a linear probe on the codes (clean and noisy; the paper's Fig. 2). LPIPS is left out: it
+needs pretrained VGG/AlexNet weights, which are not downloaded here.
 Writes ``results.json``, ``results.md`` (beside the paper's Table 4) and ``latent_sizes.png``.
 """
 
@@ -52,7 +53,8 @@ def trained(model_name: str, latent: int, args: argparse.Namespace):
     """Train (or resume to ``--epochs``) one model at one latent size; returns (model, config)."""
     overrides = {"model.latent_dim": latent, "train.epochs": args.epochs, "data.train_limit": args.train_images,
                  "train.device": "cpu"}
-    config = load_config(REPO / "configs" / f"{model_name}_fmnist_small.yaml", overrides)
+    variant = "" if args.paper_config else "_small"
+    config = load_config(REPO / "configs" / f"{model_name}_fmnist{variant}.yaml", overrides)
     run = args.out / f"{model_name}-latent{latent}"
     train(config, str(run), open_dataset(config, "train", args.data, args.train_images), resume=True,
           progress=False)
@@ -123,6 +125,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/root/neurovae-runs/vae_sleep_fmnist"))
     parser.add_argument("--data", help="Fashion-MNIST folder (default: the config's)")
     parser.add_argument("--latent-sizes", type=int, nargs="+", default=[16, 64, 200])
+    parser.add_argument("--paper-config", action="store_true",
+                        help="train from configs/{cvae,vsc}_fmnist.yaml (Table 2: lr 1e-4) instead of the *_small "
+                             "CPU variants (lr 1e-3)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-images", type=int, default=10000)
     parser.add_argument("--test-images", type=int, default=2000)
