@@ -143,6 +143,12 @@ class CVAE(nn.Module):
         device = self.mean.weight.device
         return self.decode(torch.randn(count, self.config.latent_dim, generator=generator, device=device))
 
+    @torch.no_grad()
+    def posterior_sample(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One posterior draw ``z = mean + std * eps`` per image (for the closest-of-K evaluation)."""
+        mean, std = self.encode(images)
+        return mean + std * torch.randn(std.shape, generator=generator, dtype=std.dtype, device=std.device)
+
     def latent_features(self, images: torch.Tensor) -> torch.Tensor:
         """Features for the linear probe: the posterior mean."""
         return self.encode(images)[0]

@@ -103,6 +103,13 @@ class VSC(nn.Module):
         spikes = (torch.rand(shape, generator=generator, device=device) < self.config.alpha).to(slab.dtype)
         return self.decode(spikes * slab)
 
+    @torch.no_grad()
+    def posterior_sample(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One spike-and-slab posterior draw per image: spikes ~ Bernoulli(gamma), slabs ~ N(mean, std)."""
+        mean, std, spike = self.encode(images)
+        slab = mean + std * torch.randn(std.shape, generator=generator, dtype=std.dtype, device=std.device)
+        return torch.bernoulli(spike, generator=generator) * slab
+
     def latent_features(self, images: torch.Tensor) -> torch.Tensor:
         """Features for the linear probe: the expected code ``gamma * mean``."""
         mean, _, spike = self.encode(images)
