@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="first verify on Lava: this many learning steps of a fresh network on the first "
                              "training image, Lava vs PyTorch (writes lava_check.json)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
 
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         config = experiment_from_args(args)
         if args.lava_steps:
             print(f"Lava vs PyTorch: {check_on_lava(config, args.lava_steps)}", flush=True)
-        run_tadros_experiment(config, progress=lambda message: print(message, flush=True))
+        run_tadros_experiment(config, progress=tqdm.write, bar=not args.no_progress)  # lines above the bar
     except NeurovaeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import torch
 
 from neurovae.data.idx import load_idx_split
 from neurovae.io import atomic_path
+from neurovae.progress import sample_bar
 from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
 from neurovae.sleep.stdp_network.labels import accuracy, assign_labels, classify
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
@@ -71,9 +72,12 @@ def _evaluate(network: DiehlCookNetwork, label_set: tuple[torch.Tensor, torch.Te
             for key, images in tests.items()}
 
 
-def run_tadros_experiment(config: TadrosExperiment,
-                          progress: Callable[[str], None] | None = None) -> dict:
-    """Run the whole sweep, write ``results.json``, ``results.md`` and the PNGs; return the results dict."""
+def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], None] | None = None,
+                          bar: bool = False) -> dict:
+    """Run the whole sweep, write ``results.json``, ``results.md`` and the PNGs; return the results dict.
+
+    ``progress`` gets a line after each training size; ``bar`` shows a progress bar over the images learnt.
+    """
     report = progress or (lambda _message: None)
     train_x, train_y = _load(config.data, "train")
     test_x, test_y = _load(config.data, "test")
@@ -96,9 +100,11 @@ def run_tadros_experiment(config: TadrosExperiment,
     records: list[dict] = []
     seen = 0
     started = time.monotonic()
+    learning = sample_bar(max(config.train_sizes), bar, "learning")
     for size in sorted(set(config.train_sizes)):
         for index in range(seen, size):
             network.learn_image(train_x[orders[:, index]], learn_gen)
+            learning.update(1)
         seen = size
         report(f"{size} images learnt ({time.monotonic() - started:.0f} s)")
         tests = corrupted if size in config.robust_sizes else {("clean", 0.0): test_x}
@@ -118,6 +124,7 @@ def run_tadros_experiment(config: TadrosExperiment,
         results = {"config": _jsonable(config), "records": records, "seconds": time.monotonic() - started,
                    "device": "cpu", "torch_threads": torch.get_num_threads()}
         write_outputs(results, config.out)  # after every size, so that a stopped run keeps what it measured
+    learning.close()
     return results
 
 
