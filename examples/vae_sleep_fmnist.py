@@ -78,7 +78,8 @@ def measure(args: argparse.Namespace) -> dict:
         models = {"cvae": cvae, "vsc": vsc}
         for name, calibrate in SLEEPS.items():
             slept, summary = sleep_model(cvae, images, sleep_config, calibrate=calibrate)
-            save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary)
+            save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
+                           source=args.out / f"cvae-latent{latent}")
             models[name] = slept.eval()
             results.setdefault("sleep", {}).setdefault(name, {})[latent] = summary
         probe_set = open_dataset(config, "train", args.data, args.probe_images)
