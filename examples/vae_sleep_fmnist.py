@@ -51,7 +51,7 @@ SLEEPS = {"cvae-sleep": False, "cvae-sleep-rho": True}  # name -> thresholds tun
 
 
 def trained(model_name: str, latent: int, args: argparse.Namespace):
-    """Train (or resume to ``--epochs``) one model at one latent size; returns (model, config)."""
+    """Train (or resume to ``--epochs``) one model at one latent size; returns (model, config, epochs trained)."""
     overrides = {"model.latent_dim": latent, "train.epochs": args.epochs, "data.train_limit": args.train_images,
                  "train.device": "cpu"}
     variant = "" if args.paper_config else "_small"

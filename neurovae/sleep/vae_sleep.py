@@ -174,10 +174,12 @@ def calibrate_thresholds(layers: list[SleepLayer], intensities: torch.Tensor, co
     for index in range(len(layers)):
         low, high = math.log(1e-3), math.log(1e3)
         for _ in range(iterations):
-            thresholds[index] = math.exp((low + high) / 2)
+            middle = (low + high) / 2
+            thresholds[index] = math.exp(middle)
             probe = dataclasses.replace(config, thresholds=tuple(thresholds), a_ltp=0.0, a_ltd=0.0,
                                         duration=steps * config.batch, steps_per_image=1)
-            rate = sleep_torch(layers, intensities, probe)[index]
-            low, high = (math.log(thresholds[index]), high) if rate > config.target_rate else (low, math.log(
-                thresholds[index]))
+            if sleep_torch(layers, intensities, probe)[index] > config.target_rate:
+                low = middle  # fires too often: raise the threshold
+            else:
+                high = middle
     return tuple(thresholds)
