@@ -2,7 +2,7 @@
 
 Example (Fashion-MNIST, three seeds, on a CPU):
 
-    python examples/tadros_sleep.py --out /root/neurovae-runs/tadros --seeds 0 1 2 --train-sizes 1000 2000 5000
+    python examples/tadros_sleep.py --out runs/tadros --seeds 0 1 2 --train-sizes 1000 2000 5000
     python examples/tadros_sleep.py --quick --out /tmp/tadros-quick
 
 ``--data`` takes any MNIST-format folder (the four IDX files, plain or .gz).

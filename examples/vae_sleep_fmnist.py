@@ -15,7 +15,9 @@ reconstructions from the clean latent code and from the code plus standard norma
 set), the same for the closest of K posterior samples per test image (the paper's protocol), and the accuracy
 of a linear probe on the codes (clean and noisy; the paper's Fig. 2). LPIPS is left out: it
 needs pretrained VGG/AlexNet weights, which are not downloaded here.
-Writes ``results.json``, ``results.md`` (beside the paper's Table 4) and ``latent_sizes.png``.
+Each latent size's figures go to ``results-latent<N>.json`` as soon as they are measured; ``results.json``,
+``results.md`` (a table per size, beside the paper's Table 4) and ``latent_sizes.png`` then cover every size
+measured in ``--out``, so sizes can be measured in separate invocations.
 """
 
 from __future__ import annotations
@@ -65,32 +67,44 @@ def trained(model_name: str, latent: int, args: argparse.Namespace):
     return model.eval(), config, state["epoch"]
 
 
-def measure(args: argparse.Namespace) -> dict:
-    """Every model x latent size: clean / noisy PSNR, SSIM and probe accuracy."""
+def measure(args: argparse.Namespace, latent: int) -> dict:
+    """One latent size: per model, clean / noisy PSNR, SSIM and probe accuracy, plus the sleeps' summaries.
+
+    Seeded by the latent size, so a size gives the same figures whether it is measured alone or with others.
+    """
+    torch.manual_seed(latent)
+    cvae, config, epoch = trained("cvae", latent, args)
+    vsc, _, _ = trained("vsc", latent, args)
+    train_set = open_dataset(config, "train", args.data, args.train_images)
+    images = torch.stack([train_set[i][0] for i in range(len(train_set))])
+    sleep_config = table3_config(config.data.dataset, batch=args.sleep_batch,
+                                 **({"duration": args.sleep_duration} if args.sleep_duration else {}))
+    models, results = {"cvae": cvae, "vsc": vsc}, {"epochs": epoch, "sleep": {}}
+    for name, calibrate in SLEEPS.items():
+        slept, summary = sleep_model(cvae, images, sleep_config, calibrate=calibrate)
+        save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
+                       source=args.out / f"cvae-latent{latent}")
+        models[name] = slept.eval()
+        results["sleep"][name] = summary
+    probe_set = open_dataset(config, "train", args.data, args.probe_images)
+    test_set = open_dataset(config, "test", args.data, args.test_images)
+    for name, model in models.items():
+        test_codes = latent_codes(model, test_set)
+        metrics = noisy_metrics(model, latent_codes(model, probe_set), test_codes)
+        if args.closest_of:
+            metrics |= closest_sample_metrics(model, test_codes["images"], args.closest_of)
+        results[name] = metrics
+        print(f"latent {latent} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
+    return results
+
+
+def measured_sizes(out: Path) -> dict:
+    """Every ``results-latent*.json`` in ``out`` as ``{model: {latent: metrics}}`` (earlier invocations included)."""
     results: dict = {}
-    for latent in args.latent_sizes:
-        cvae, config, epoch = trained("cvae", latent, args)
-        vsc, _, _ = trained("vsc", latent, args)
-        train_set = open_dataset(config, "train", args.data, args.train_images)
-        images = torch.stack([train_set[i][0] for i in range(len(train_set))])
-        sleep_config = table3_config(config.data.dataset, batch=args.sleep_batch,
-                                     **({"duration": args.sleep_duration} if args.sleep_duration else {}))
-        models = {"cvae": cvae, "vsc": vsc}
-        for name, calibrate in SLEEPS.items():
-            slept, summary = sleep_model(cvae, images, sleep_config, calibrate=calibrate)
-            save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
-                           source=args.out / f"cvae-latent{latent}")
-            models[name] = slept.eval()
-            results.setdefault("sleep", {}).setdefault(name, {})[latent] = summary
-        probe_set = open_dataset(config, "train", args.data, args.probe_images)
-        test_set = open_dataset(config, "test", args.data, args.test_images)
-        for name, model in models.items():
-            test_codes = latent_codes(model, test_set)
-            metrics = noisy_metrics(model, latent_codes(model, probe_set), test_codes)
-            if args.closest_of:
-                metrics |= closest_sample_metrics(model, test_codes["images"], args.closest_of)
-            results.setdefault(name, {})[latent] = metrics
-            print(f"latent {latent} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
+    for path in sorted(out.glob("results-latent*.json")):
+        latent = int(path.stem.removeprefix("results-latent"))
+        for name, value in json.loads(path.read_text())["results"].items():
+            results.setdefault(name, {})[latent] = value
     return results
 
 
@@ -133,7 +147,8 @@ def figure(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("/root/neurovae-runs/vae_sleep_fmnist"))
+    parser.add_argument("--out", type=Path, default=Path("runs/vae_sleep_fmnist"),
+                        help="folder for the runs, results.json/.md and the PNG (runs found there are resumed)")
     parser.add_argument("--data", help="Fashion-MNIST folder (default: the config's)")
     parser.add_argument("--latent-sizes", type=int, nargs="+", default=[16, 64, 200])
     parser.add_argument("--paper-config", action="store_true",
@@ -151,17 +166,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)  # small tensors: more threads only spin on this shared CPU
-    results = measure(args)
-    largest = max(args.latent_sizes)
+    for latent in args.latent_sizes:
+        measured = measure(args, latent)
+        with atomic_path(args.out / f"results-latent{latent}.json") as tmp:
+            tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": measured},
+                                      indent=2) + "\n")
+    results = measured_sizes(args.out)
     with atomic_path(args.out / "results.json") as tmp:
-        tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                  indent=2) + "\n")
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tables = "\n".join(f"latent size {latent}\n\n" + table(results, latent) for latent in sorted(results["cvae"]))
     with atomic_path(args.out / "results.md") as tmp:
-        tmp.write_text(f"latent size {largest}\n\n" + table(results, largest))
+        tmp.write_text(tables)
     figure(results, args.out / "latent_sizes.png")
-    print(table(results, largest))
+    print(tables)
     print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {args.out / 'latent_sizes.png'}")
-
 
 if __name__ == "__main__":
     main()

@@ -53,6 +53,11 @@ class MirroredSTDP:
         if not self.w_lb < self.w_ub:
             raise ConfigError(f"STDP weight bounds need w_lb < w_ub, got w_lb {self.w_lb} >= w_ub {self.w_ub}")
 
+    @property
+    def plastic(self) -> bool:
+        """Whether the rule changes any weight (calibration runs the sleep with both steps at 0)."""
+        return self.a_ltp > 0 or self.a_ltd > 0
+
     def stabilizer(self, weights: torch.Tensor) -> torch.Tensor:
         """``S(w) = (w - w_LB)(w_UB - w)``: zero at both bounds, largest midway."""
         return (weights - self.w_lb) * (self.w_ub - weights)

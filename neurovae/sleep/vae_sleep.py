@@ -107,7 +107,7 @@ def sleep_step(layers: list[SleepLayer], state: SleepState, visible: torch.Tenso
         if counter is not None:
             counter.update(index, pre, post, before, state.voltages[index])
         state.currents[index] = F.conv2d(pre, layer.weight, stride=layer.stride, padding=layer.padding)
-        if post.any():  # no post spike, no change: sleep is sparse, so most steps skip the pair counts
+        if rule.plastic and post.any():  # no post spike, no change: sleep is sparse, most steps skip the pairs
             both, post_only = conv_pairs(pre, post, layer.weight.shape, layer.stride, layer.padding)
             layer.weight += rule.delta(layer.weight, both, post_only)
             layer.mirror_weight += rule.delta(layer.mirror_weight, both, post_only)
@@ -167,8 +167,8 @@ def calibrate_thresholds(layers: list[SleepLayer], intensities: torch.Tensor, co
                          steps: int = 400, iterations: int = 14) -> tuple[float, ...]:
     """Thresholds (Table 3's units) at which each layer fires at the target rate ``rho`` during sleep, without STDP.
 
-    Layer by layer (a layer's rate depends only on the layers before it), a bisection on the logarithm of the
-    threshold between 1e-3 and 1e3 over ``steps`` steps of the sleep's own input.
+    Layer by layer (a layer's rate depends only on the layers before it, so only those run), a bisection on the
+    logarithm of the threshold between 1e-3 and 1e3 over ``steps`` steps of the sleep's own input.
     """
     thresholds = list(config.thresholds[: len(layers)]) + [1.0] * max(0, len(layers) - len(config.thresholds))
     for index in range(len(layers)):
@@ -176,9 +176,9 @@ def calibrate_thresholds(layers: list[SleepLayer], intensities: torch.Tensor, co
         for _ in range(iterations):
             middle = (low + high) / 2
             thresholds[index] = math.exp(middle)
-            probe = dataclasses.replace(config, thresholds=tuple(thresholds), a_ltp=0.0, a_ltd=0.0,
+            probe = dataclasses.replace(config, thresholds=tuple(thresholds[: index + 1]), a_ltp=0.0, a_ltd=0.0,
                                         duration=steps * config.batch, steps_per_image=1)
-            if sleep_torch(layers, intensities, probe)[index] > config.target_rate:
+            if sleep_torch(layers[: index + 1], intensities, probe)[index] > config.target_rate:
                 low = middle  # fires too often: raise the threshold
             else:
                 high = middle
