@@ -157,6 +157,21 @@ def write_tiny_config(tmp_path):
     return write
 
 
+@pytest.fixture
+def cvae_run(tmp_path, idx, tiny_config_dict):
+    """A tiny CVAE trained on a tiny MNIST folder: ``(tmp_path, data folder)``, the run in ``tmp_path / "run"``."""
+    from neurovae.cli.main import main
+
+    data = idx.folder(tmp_path / "mnist", n_train=64, n_test=32, gz=True)
+    config = tiny_config_dict(dataset="mnist", model="cvae", batch_size=32)
+    config["model"].update(hidden_dim=16, latent_dim=4)
+    config["train"]["lr_multipliers"] = {}
+    path = tmp_path / "cvae.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["train", str(path), "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    return tmp_path, data
+
+
 def random_images(count: int, size: int = 8, channels: int = 1, seed: int = 0) -> InMemoryImageDataset:
     """An in-memory dataset of smooth-ish random images in [-1, 1] with labels 0..9."""
     generator = torch.Generator().manual_seed(seed)

@@ -19,8 +19,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``sleep``."""
     parser = commands.add_parser("sleep", help="VAE-sleep: mirrored STDP on the spiking copy of a trained CVAE")
     parser.add_argument("run", metavar="RUN", help="run directory of a trained cvae / vsc")
-    parser.add_argument("--backend", choices=("torch", "lava"), default="torch",
-                        help="batched PyTorch, or Lava's learning engine (CPU, floating point; slow: short sleeps)")
+    parser.add_argument("--backend", choices=("torch", "emulator", "lava"), default="torch",
+                        help="torch: batched PyTorch (float, shared convolution weights); emulator: Loihi's fixed "
+                             "point as Lava runs it, bit for bit, in PyTorch; lava: Lava's learning engine (CPU; "
+                             "slow: short sleeps)")
+    parser.add_argument("--precision", choices=("float", "fixed"),
+                        help="floating point (torch, lava) or Loihi's 8-bit fixed point (emulator, lava); default: "
+                             "fixed for the emulator, float otherwise")
     parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept)")
     add_data_argument(parser)
     parser.add_argument("--duration", type=int, help="images presented (Table 3: 48,000; CelebA 200,600)")
@@ -48,7 +53,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     import torch
 
     from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
-    from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
+    from neurovae.sleep.run import check_backend, save_slept_run, sleep_model, table3_config
     from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
@@ -59,12 +64,16 @@ def run_sleep(args: argparse.Namespace) -> int:
     if "thresholds" in chosen:
         chosen["thresholds"] = tuple(chosen["thresholds"])
     sleep_config = table3_config(config.data.dataset, **chosen)
+    precision = args.precision or ("fixed" if args.backend == "emulator" else "float")
+    check_backend(args.backend, precision)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     dataset = open_dataset(config, "train", args.data, args.images)
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep steps ({args.backend})") as bar:
-        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate)
+    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep steps ({args.backend}, {precision})") \
+            as bar:
+        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate,
+                                     precision)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
     save_slept_run(out, config, slept, state["epoch"], summary, source=paths.root)
     print(json.dumps(summary["layers"], indent=2))

@@ -2,5 +2,8 @@
 
 ``neuron``/``encoding``/``stdp`` hold the pure pieces every sleep rule shares (integrate-and-fire step,
 Bernoulli input spikes, the weight-dependent STDP update); the VAE-sleep of Talafha et al. 2020 is built
-from them in ``convert`` (ANN <-> SNN), ``torch_sleep`` (batched) and ``lava_sleep`` (Lava's learning engine).
+from them in ``convert`` (ANN <-> SNN), ``vae_sleep`` (the batched PyTorch sleep), ``on_chip`` (the layers
+lowered to Loihi's learning connections, and the bit-exact emulation of Lava's fixed point, whose integer rule
+is ``fixed_point``) and ``lava_sleep`` (Lava's learning engine); ``run`` drives them. ``stdp_network`` is the
+STDP network of Tadros et al. 2019.
 """

@@ -1,102 +1,70 @@
-"""VAE-sleep on Lava's learning engine: ``LearningDense`` + ``Loihi2FLearningRule`` in Loihi2SimCfg on the CPU.
+"""VAE-sleep on Lava's learning engine: ``LearningDense`` + ``Loihi2FLearningRule`` in ``Loihi2SimCfg`` on the CPU.
 
-Each sleeping layer becomes a forward ``LearningDense`` (visible -> hidden) into integrate-and-fire ``LIF``
-neurons (``du = 1``, ``dv = 0``, ``vth`` = the effective threshold), whose spikes return through ``s_in_bap``; its
-decoder mirror is a second ``LearningDense`` (hidden -> visible) whose ``s_in_bap`` receives the visible spikes,
-with the mirrored ``dw`` string (:meth:`MirroredSTDP.lava_dw`), so both move on the same spike pairs. A one-step
-pre/post trace (impulse 1, time constant 1e-3: it decays to exactly 0 in one step) tells whether the other side
-fired in the same step. Weights are stored as ``w * 2^e`` so that the rule's constants fit Loihi's scales; the
-thresholds carry the same factor, so the dynamics are unchanged.
-
-Convolutions are lowered to dense connections (:func:`conv_as_dense`). Lava then learns every position's synapse
-separately; :func:`tie_back` makes them one weight again by adding, to each shared weight, the mean change of
-the synapses that share it (the same average :func:`neurovae.sleep.stdp.conv_pairs` takes each step, so one step
-matches the batched sleep exactly and longer runs differ only by the positions' diverging stabilizers).
+Each sleeping layer (:class:`~neurovae.sleep.on_chip.DeviceLayer`) becomes a forward learning connection
+(visible -> hidden) into integrate-and-fire ``LIF`` neurons (``du`` = no current memory, ``dv = 0``, ``vth`` = the
+layer's device threshold), whose spikes return through ``s_in_bap``; its decoder mirror is a second connection
+(hidden -> visible) whose ``s_in_bap`` receives the visible spikes, with the mirrored ``dw`` string, so both move on
+the same spike pairs. A one-step trace (time constant 1e-3: it decays to exactly 0 in one step) tells whether the
+other side fired in the same step; the synapse tags ``tag_1`` keep the entries of a lowered convolution that are
+no synapse from learning. ``Loihi2SimCfg`` runs ``floating_pt`` or ``fixed_pt`` models.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from neurovae.lava_runtime import require_lava
-from neurovae.sleep.convert import SleepLayer
-from neurovae.sleep.stdp import MirroredSTDP
+from neurovae.sleep.on_chip import TRACE_TAU, Connection, DeviceLayer
 
-TRACE_TAU = 1e-3  # exp(-1 / 1e-3) underflows to 0: the trace holds only this step's spike
-
-
-def conv_as_dense(layer: SleepLayer, input_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The layer's convolution as a dense matrix ``[n_out, n_in]`` and, per entry, the shared weight's flat index.
-
-    The index is -1 where no synapse exists (the kernel does not reach that input from that output).
-    """
-    n_in = int(np.prod(input_shape))
-    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *input_shape)
-
-    def lowered(weight: torch.Tensor) -> np.ndarray:
-        out = F.conv2d(basis, weight.to(torch.float64), stride=layer.stride, padding=layer.padding)
-        return out.reshape(n_in, -1).T.numpy()
-
-    taps = torch.arange(1, layer.weight.numel() + 1, dtype=torch.float64).reshape(layer.weight.shape)
-    return lowered(layer.weight), lowered(taps).round().astype(np.int64) - 1
+FIXED_NO_CURRENT_MEMORY = 4095  # Lava's fixed-point LIF adds 1 to du: 4096/4096 of the current decays each step
 
 
-def tie_back(weight: torch.Tensor, before: np.ndarray, after: np.ndarray, taps: np.ndarray) -> torch.Tensor:
-    """``weight`` plus, for each shared entry, the mean change of the dense synapses that share it."""
-    connected = taps >= 0
-    change = np.zeros(weight.numel())
-    count = np.zeros(weight.numel())
-    np.add.at(change, taps[connected], (after - before)[connected])
-    np.add.at(count, taps[connected], 1)
-    mean = np.divide(change, count, out=np.zeros_like(change), where=count > 0)
-    return weight + torch.from_numpy(mean).reshape(weight.shape).to(weight.dtype)
-
-
-def _rule(rule: MirroredSTDP, exponent: int, feedback: bool):
+def _learning_connection(connection: Connection):
+    """The connection as a Lava process with its learning rule."""
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
+    from lava.proc.dense.process import LearningDense
 
-    trace = {"y1_impulse": 1, "y1_tau": TRACE_TAU} if feedback else {"x1_impulse": 1, "x1_tau": TRACE_TAU}
-    return Loihi2FLearningRule(dw=rule.lava_dw(exponent, feedback=feedback), t_epoch=1, **trace)
+    traces = {f"{name}_{key}": value for name, impulse in connection.impulses.items()
+              for key, value in (("impulse", impulse), ("tau", TRACE_TAU))}
+    rule = Loihi2FLearningRule(dw=connection.dw, t_epoch=1, **traces)
+    tags = {} if connection.tags is None else {"tag_1": connection.tags}
+    return LearningDense(weights=connection.weights, learning_rule=rule, **tags)
 
 
-def run_lava_sleep(forward: list[np.ndarray], mirrors: list[np.ndarray], spikes: np.ndarray,
-                   thresholds: list[float], rule: MirroredSTDP) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Sleep a chain of dense layers on Lava (``floating_pt``); returns the final forward and mirror weights.
+def run_lava_sleep(layers: list[DeviceLayer], spikes: np.ndarray,
+                   precision: str = "float") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Sleep a chain of lowered layers on Lava; returns the forward and mirror device weights after the sleep.
 
     Args:
-        forward: forward weights ``[n_l, n_{l-1}]`` per layer.
-        mirrors: mirror weights ``[n_{l-1}, n_l]`` per layer (the decoder's, transposed connectivity).
+        layers: :func:`neurovae.sleep.on_chip.lower` of the sleeping layers, for ``precision``.
         spikes: visible input spikes ``[T, n_0]`` (0/1).
-        thresholds: effective threshold per layer (on the unscaled input ``W s``).
-        rule: the mirrored STDP rule.
+        precision: ``float`` (``floating_pt``) or ``fixed`` (``fixed_pt``).
     """
     require_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import LearningDense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
 
-    exponent = rule.lava_weight_exponent()
-    unit = 2.0**exponent
+    fixed = precision == "fixed"
     source = RingBuffer(data=spikes.T.astype(float))
-    visible, fwd_procs, mirror_procs = source.s_out, [], []
-    for weights, mirror, threshold in zip(forward, mirrors, thresholds, strict=True):
-        dense = LearningDense(weights=weights * unit, learning_rule=_rule(rule, exponent, feedback=False))
-        neurons = LIF(shape=(weights.shape[0],), du=1, dv=0, vth=threshold * unit, bias_mant=0)
-        back = LearningDense(weights=mirror * unit, learning_rule=_rule(rule, exponent, feedback=True))
+    visible, forward, mirrors = source.s_out, [], []
+    for layer in layers:
+        dense = _learning_connection(layer.forward)
+        neurons = LIF(shape=(layer.forward.weights.shape[0],), du=FIXED_NO_CURRENT_MEMORY if fixed else 1, dv=0,
+                      vth=int(layer.threshold) if fixed else layer.threshold, bias_mant=0)
+        back = _learning_connection(layer.mirror)
         visible.connect(dense.s_in)
         dense.a_out.connect(neurons.a_in)
         neurons.s_out.connect(dense.s_in_bap)
         neurons.s_out.connect(back.s_in)
         visible.connect(back.s_in_bap)
-        fwd_procs.append(dense)
-        mirror_procs.append(back)
+        forward.append(dense)
+        mirrors.append(back)
         visible = neurons.s_out
-    source.run(condition=RunSteps(num_steps=len(spikes)), run_cfg=Loihi2SimCfg(select_tag="floating_pt"))
+    source.run(condition=RunSteps(num_steps=len(spikes)),
+               run_cfg=Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt"))
     try:
-        return ([p.weights.get() / unit for p in fwd_procs], [p.weights.get() / unit for p in mirror_procs])
+        return [p.weights.get() for p in forward], [p.weights.get() for p in mirrors]
     finally:
         source.stop()

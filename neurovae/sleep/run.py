@@ -20,10 +20,12 @@ from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
 from neurovae.sleep.convert import SleepLayer, layer_shapes, to_ann, to_snn
-from neurovae.sleep.lava_sleep import conv_as_dense, run_lava_sleep, tie_back
+from neurovae.sleep.on_chip import PRECISIONS, apply_sleep, emulate_fixed, lower
 from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, input_spikes, sleep_torch
 
-BACKENDS = ("torch", "lava")
+BACKENDS = ("torch", "emulator", "lava")
+"""torch: the batched reference (shared convolution weights, float); emulator: Loihi's fixed point as Lava runs it,
+bit for bit, in PyTorch; lava: Lava's learning engine itself (float or fixed point)."""
 
 TABLE3 = {
     "celeba": {"input_rate_hz": 500.0, "duration": 200600, "thresholds": (15.0, 40.0, 23.0, 0.9),
@@ -43,28 +45,46 @@ def table3_config(dataset: str, **overrides: Any) -> VAESleepConfig:
         raise ConfigError(f"sleep parameters: {error}") from None
 
 
-def sleep_lava(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig,
-               progress: Callable[[], None] = lambda: None) -> None:
-    """SLEEP on Lava (one chain), convolutions lowered to dense and tied back; ``layers`` change in place."""
+def check_backend(backend: str, precision: str) -> None:
+    """Refuse a backend / precision pair that does not exist, saying which do."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown sleep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if backend == "torch" and precision == "fixed":
+        raise ConfigError("the batched PyTorch sleep is floating point; Loihi's fixed point runs on "
+                          "--backend emulator (or lava)")
+    if backend == "emulator" and precision == "float":
+        raise ConfigError("the emulator runs Loihi's fixed point; the floating-point sleep is --backend torch "
+                          "(or lava)")
+
+
+def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig, backend: str,
+                  precision: str, progress: Callable[[], None] = lambda: None,
+                  counter: LearningCounter | None = None) -> tuple[list[dict[str, Any]], list[float] | None]:
+    """SLEEP as Loihi runs it (one chain, convolutions lowered, tied back), on Lava or its emulator.
+
+    ``layers`` change in place. Returns a description of each layer on the chip and, from the emulator, the
+    layers' firing rates.
+    """
     if config.batch != 1:
-        raise ConfigError("the Lava sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
+        raise ConfigError(f"the {backend} sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
     spikes = torch.cat(list(input_spikes(intensities, config)))
-    forward, mirrors, taps = [], [], []
-    for layer, shape in zip(layers, layer_shapes(layers, tuple(spikes.shape[1:]))[:-1], strict=True):
-        dense, tap = conv_as_dense(layer, shape)
-        mirror, _ = conv_as_dense(SleepLayer(layer.name, layer.mirror_name, layer.mirror_weight, layer.weight,
-                                             layer.stride, layer.padding), shape)
-        forward.append(dense)
-        mirrors.append(mirror.T)
-        taps.append(tap)
-    slept, slept_mirrors = run_lava_sleep(forward, mirrors, spikes.flatten(1).numpy(),
-                                          config.effective_thresholds(layers), config.rule)
-    for layer, tap, before, after, mirror_before, mirror_after in zip(layers, taps, forward, slept, mirrors,
-                                                                      slept_mirrors, strict=True):
-        layer.weight = tie_back(layer.weight, before, after, tap)
-        layer.mirror_weight = tie_back(layer.mirror_weight, mirror_before.T, mirror_after.T, tap)
-    for _ in range(len(spikes)):
-        progress()
+    shapes = layer_shapes(layers, tuple(spikes.shape[1:]))
+    device = lower(layers, shapes[0], config.effective_thresholds(layers), config.rule, precision)
+    rates = None
+    if backend == "emulator":
+        forward, mirrors, rates = emulate_fixed(device, spikes.flatten(1), progress, counter, shapes)
+    else:
+        from neurovae.sleep.lava_sleep import run_lava_sleep
+
+        forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy(), precision)
+        for _ in range(len(spikes)):
+            progress()
+    apply_sleep(layers, device, forward, mirrors)
+    described = [{"unit": chip.unit, "threshold": chip.threshold,
+                  **({"fixed_point": chip.fixed_rule.summary()} if chip.fixed_rule else {})} for chip in device]
+    return described, rates
 
 
 def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...]) -> list[PlasticConv]:
@@ -75,36 +95,38 @@ def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...])
 
 
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
-                progress: Callable[[], None] = lambda: None,
-                calibrate: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+                progress: Callable[[], None] = lambda: None, calibrate: bool = False,
+                precision: str = "float") -> tuple[nn.Module, dict[str, Any]]:
     """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary.
 
-    ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``.
+    ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``;
+    ``backend`` and ``precision``: see :data:`BACKENDS`.
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown sleep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_backend(backend, precision)
     intensities = to_intensity(images.detach().cpu().float())
     layers = to_snn(model.cpu(), intensities)
     if calibrate:
         config = dataclasses.replace(config, thresholds=calibrate_thresholds(layers, intensities, config))
     before = [layer.weight.clone() for layer in layers]
-    rates, energy = None, None
+    counter = None if backend == "lava" else LearningCounter(plastic_convolutions(layers, tuple(intensities.shape[1:])))
+    chip: list[dict[str, Any]] = [{} for _ in layers]
     if backend == "torch":
-        counter = LearningCounter(plastic_convolutions(layers, tuple(intensities.shape[1:])))
         rates = sleep_torch(layers, intensities, config, progress, counter)
-        energy = EnergyReport("vae-sleep", counter.compute(), load_profile("loihi1"), load_profile("ann_horowitz2014"),
-                              backend="torch", precision="float",
-                              notes=["a sample is one chain's whole sleep; synaptic updates count the feedforward "
-                                     "and the mirrored decoder weights"]).to_dict()
     else:
-        sleep_lava(layers, intensities, config, progress)
+        chip, rates = sleep_on_chip(layers, intensities, config, backend, precision, progress, counter)
+    energy = None if counter is None else EnergyReport(
+        "vae-sleep", counter.compute(), load_profile("loihi1"), load_profile("ann_horowitz2014"), backend=backend,
+        precision=precision, notes=["a sample is one chain's whole sleep; synaptic updates count the feedforward "
+                                    "and the mirrored decoder weights"]).to_dict()
     summary = {
         "backend": backend,
+        "precision": precision,
         "sleep": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()},
         "layers": [{"name": layer.name, "mirror": layer.mirror_name, "scale": layer.scale,
                     "weight_change": (layer.weight - start).abs().mean().item(),
-                    **({"firing_rate": rate} if rates else {})}
-                   for layer, start, rate in zip(layers, before, rates or [None] * len(layers), strict=True)],
+                    **({"firing_rate": rate} if rates else {}), **({"on_chip": described} if described else {})}
+                   for layer, start, rate, described in zip(layers, before, rates or [None] * len(layers), chip,
+                                                            strict=True)],
         **({"energy": energy} if energy else {}),
     }
     return to_ann(model, layers), summary

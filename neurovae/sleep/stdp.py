@@ -11,7 +11,8 @@ For a synapse from visible (pre) neuron ``i`` to hidden (post) neuron ``j``, in 
 ``S`` slows the change near the bounds. "Mirrored": the feedback synapse from ``j`` back to ``i`` gets the
 same change, so a decoder weight moves with its encoder twin. Pairs are counted by :func:`dense_pairs` or
 :func:`conv_pairs` and turned into a weight change by :meth:`MirroredSTDP.delta`; Lava's learning engine runs the
-same rule from :meth:`MirroredSTDP.lava_dw` (see :mod:`neurovae.sleep.lava_sleep`).
+same rule from :meth:`MirroredSTDP.lava_dw` (see :mod:`neurovae.sleep.lava_sleep`; in fixed point, from
+:mod:`neurovae.sleep.fixed_point`).
 """
 
 from __future__ import annotations
@@ -66,17 +67,18 @@ class MirroredSTDP:
         """Weight change from pair counts (same shape as ``weights``): ``S(w) (a_LTP both - a_LTD post_only)``."""
         return self.stabilizer(weights) * (self.a_ltp * both - self.a_ltd * post_only)
 
-    def lava_dw(self, weight_exponent: int = 0, feedback: bool = False) -> str:
+    def lava_dw(self, weight_exponent: int = 0, feedback: bool = False, tagged: bool = False) -> str:
         """The rule as a Loihi ``dw`` string for weights stored as ``w * 2^weight_exponent``.
 
         Forward synapses (visible -> hidden): with a pre trace ``x1`` that is 1 in a step where the visible neuron
         fires and 0 otherwise, the rule is ``y0 S(w) ((a_LTP + a_LTD) x1 - a_LTD)``. ``feedback`` (hidden ->
         visible, the mirror) swaps the roles: ``x0 S(w) ((a_LTP + a_LTD) y1 - a_LTD)``, so both directions move on
         the same pairs. Each constant becomes a sum of Loihi scales (:func:`lava_scale_terms`); :meth:`realized`
-        gives the rule those scales actually implement.
+        gives the rule those scales actually implement. ``tagged`` multiplies every product by the synapse tag
+        ``t`` (1 where a lowered convolution has a synapse, 0 where it has none, so those entries never learn).
         """
         lower, upper = (_lava_offset(-b * 2.0**weight_exponent) for b in (self.w_lb, self.w_ub))
-        stabilizer = f"(w {lower}) * (w {upper})"  # = -S(w): the signs below absorb the minus
+        stabilizer = f"(w {lower}) * (w {upper})" + (" * t" if tagged else "")  # -S(w): the signs absorb the minus
         hidden, visible = ("x0", "y1") if feedback else ("y0", "x1")
         products = []
         for scale_value, factors in (((self.a_ltp + self.a_ltd), f"{hidden} * {visible} * {stabilizer}"),

@@ -6,7 +6,6 @@ import re
 
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from neurovae.cli.main import main
@@ -154,18 +153,6 @@ def test_sleep_model_returns_a_changed_copy():
     assert torch.equal(slept.mean.weight, model.mean.weight)  # only the mirrored convolutions sleep
     with pytest.raises(NeurovaeError, match="unknown sleep backend"):
         sleep_model(model, images, config, backend="gpu")
-
-
-@pytest.fixture
-def cvae_run(tmp_path, idx, tiny_config_dict):
-    data = idx.folder(tmp_path / "mnist", n_train=64, n_test=32, gz=True)
-    config = tiny_config_dict(dataset="mnist", model="cvae", batch_size=32)
-    config["model"].update(hidden_dim=16, latent_dim=4)
-    config["train"]["lr_multipliers"] = {}
-    path = tmp_path / "cvae.yaml"
-    path.write_text(yaml.safe_dump(config))
-    assert main(["train", str(path), "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
-    return tmp_path, data
 
 
 def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
