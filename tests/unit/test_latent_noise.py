@@ -53,3 +53,27 @@ def test_vsc_posterior_samples_are_spike_and_slab() -> None:
     torch.testing.assert_close((draws != 0).double().mean(0), spike.double(), atol=0.25, rtol=0)
     with pytest.raises(ConfigError, match="at least one sample"):
         closest_sample_metrics(model, _images(), samples=0)
+
+
+class _Decoder(torch.nn.Module):
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(codes), 1, 8, 8)
+
+
+def test_the_noisy_probe_reads_the_information_that_survives_the_noise() -> None:
+    """Two informative latent dimensions (classes 6 standard deviations of the noise apart) and 30 collapsed ones.
+
+    Fitted on clean codes, the probe's standardization would blow the noise of the collapsed dimensions up and it
+    would guess; fitted on noisy codes, it reads the two informative ones."""
+    generator = torch.Generator().manual_seed(0)
+
+    def codes(count):
+        labels = torch.arange(count) % 2
+        informative = (labels * 6.0 - 3.0).unsqueeze(1).repeat(1, 2)
+        collapsed = 1e-3 * torch.randn(count, 30, generator=generator)
+        return {"images": torch.zeros(count, 1, 8, 8), "codes": torch.cat([informative, collapsed], 1),
+                "labels": labels}
+
+    metrics = noisy_metrics(_Decoder(), codes(400), codes(200))
+    assert metrics["probe_clean"] == 1.0
+    assert metrics["probe_noisy"] > 0.95
