@@ -8,16 +8,20 @@ Usage::
 
 For every latent size it trains (or resumes) a CVAE and a VSC from ``configs/cvae_fmnist_small.yaml`` and
 ``configs/vsc_fmnist_small.yaml`` (``--paper-config``: ``cvae_fmnist.yaml``, ``vsc_fmnist.yaml``) with the sizes
-overridden (runs already in ``--out``, ``cvae-latent200`` and so on, are resumed), and sleeps the CVAE (batched
-PyTorch, Table 3) twice: with Table 3's thresholds ("cvae-sleep") and with thresholds tuned so that each layer
-fires at Table 3's target rate rho ("cvae-sleep-rho"). On the test set it measures PSNR / SSIM of the
+overridden (runs already in ``--out``, ``cvae-latent200`` and so on, are resumed), and sleeps the CVAE three
+times: batched PyTorch with Table 3's thresholds ("cvae-sleep") and with thresholds tuned so that each layer
+fires at Table 3's target rate rho ("cvae-sleep-rho"), and as Loihi runs it, in 8-bit fixed point with every
+synapse of the lowered convolutions learning on its own (the emulator, bit-exact with Lava ``fixed_pt``;
+"cvae-sleep-loihi"). On the test set it measures PSNR / SSIM of the
 reconstructions from the clean latent code and from the code plus standard normal noise (the paper's noisy test
 set), the same for the closest of K posterior samples per test image (the paper's protocol), and the accuracy
-of a linear probe on the codes (clean and noisy; the paper's Fig. 2). LPIPS is left out: it
+of a linear probe on the codes (clean and noisy, each fitted on training codes alike; the paper's Fig. 2).
+LPIPS is left out: it
 needs pretrained VGG/AlexNet weights, which are not downloaded here.
 Each latent size's figures go to ``results-latent<N>.json`` as soon as they are measured; ``results.json``,
 ``results.md`` (a table per size, beside the paper's Table 4) and ``latent_sizes.png`` then cover every size
-measured in ``--out``, so sizes can be measured in separate invocations.
+measured in ``--out``, so sizes can be measured in separate invocations (``--latent-sizes`` with no size
+only gathers them).
 """
 
 from __future__ import annotations
@@ -47,9 +51,14 @@ PAPER = {  # Talafha 2020, Table 4, Fashion-MNIST: (PSNR dB, SSIM) clean and noi
     "vsc": (30.55, 0.760, 26.97, 0.680),
     "cvae-sleep": (31.07, 0.800, 28.97, 0.710),
     "cvae-sleep-rho": (31.07, 0.800, 28.97, 0.710),
+    "cvae-sleep-loihi": (31.07, 0.800, 28.97, 0.710),
 }
 MODELS = tuple(PAPER)
-SLEEPS = {"cvae-sleep": False, "cvae-sleep-rho": True}  # name -> thresholds tuned to the target rate rho
+SLEEPS = {  # name -> (backend, precision, thresholds tuned to the target rate rho)
+    "cvae-sleep": ("torch", "float", False),
+    "cvae-sleep-rho": ("torch", "float", True),
+    "cvae-sleep-loihi": ("emulator", "fixed", False),
+}
 
 
 def trained(model_name: str, latent: int, args: argparse.Namespace):
@@ -80,8 +89,8 @@ def measure(args: argparse.Namespace, latent: int) -> dict:
     sleep_config = table3_config(config.data.dataset, batch=args.sleep_batch,
                                  **({"duration": args.sleep_duration} if args.sleep_duration else {}))
     models, results = {"cvae": cvae, "vsc": vsc}, {"epochs": epoch, "sleep": {}}
-    for name, calibrate in SLEEPS.items():
-        slept, summary = sleep_model(cvae, images, sleep_config, calibrate=calibrate)
+    for name, (backend, precision, calibrate) in SLEEPS.items():
+        slept, summary = sleep_model(cvae, images, sleep_config, backend, calibrate=calibrate, precision=precision)
         save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
                        source=args.out / f"cvae-latent{latent}")
         models[name] = slept.eval()
@@ -150,7 +159,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/vae_sleep_fmnist"),
                         help="folder for the runs, results.json/.md and the PNG (runs found there are resumed)")
     parser.add_argument("--data", help="Fashion-MNIST folder (default: the config's)")
-    parser.add_argument("--latent-sizes", type=int, nargs="+", default=[16, 64, 200])
+    parser.add_argument("--latent-sizes", type=int, nargs="*", default=[16, 64, 200],
+                        help="sizes to measure (none: only gather the sizes measured in --out)")
     parser.add_argument("--paper-config", action="store_true",
                         help="train from configs/{cvae,vsc}_fmnist.yaml (Table 2: lr 1e-4) instead of the *_small "
                              "CPU variants (lr 1e-3)")
@@ -172,6 +182,8 @@ def main() -> None:
             tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": measured},
                                       indent=2) + "\n")
     results = measured_sizes(args.out)
+    if not results:
+        parser.error(f"no latent size has been measured in {args.out}; give --latent-sizes")
     with atomic_path(args.out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
     tables = "\n".join(f"latent size {latent}\n\n" + table(results, latent) for latent in sorted(results["cvae"]))

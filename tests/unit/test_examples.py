@@ -27,8 +27,14 @@ def test_vae_sleep_example_gathers_latent_sizes_measured_in_separate_invocations
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["cvae"]) == {"4", "8"}
     assert results["vsc"]["4"] == first["vsc"]  # kept from the first invocation, not measured again
-    for metrics in (results[name][size] for name in ("cvae", "vsc", "cvae-sleep") for size in ("4", "8")):
+    for metrics in (results[name][size] for name in ("cvae", "vsc", "cvae-sleep", "cvae-sleep-loihi")
+                    for size in ("4", "8")):
         assert 0 <= metrics["probe_clean"] <= 1 and metrics["psnr_closest_clean"] > 0
+    slept_on_loihi = json.loads((tmp_path / "cvae-sleep-loihi-latent8" / "sleep.json").read_text())
+    assert (slept_on_loihi["backend"], slept_on_loihi["precision"]) == ("emulator", "fixed")
+    (tmp_path / "results.json").unlink()
+    run_example("vae_sleep_fmnist.py", "--out", str(tmp_path), "--latent-sizes")  # gathers, measures nothing
+    assert json.loads((tmp_path / "results.json").read_text()) == results
     tables = (tmp_path / "results.md").read_text()
     assert "latent size 4" in tables and "latent size 8" in tables
     assert (tmp_path / "latent_sizes.png").read_bytes().startswith(b"\x89PNG")
