@@ -4,9 +4,11 @@ Trains the small ESVAE (``configs/esvae_fmnist_small.yaml``), fits the FAD autoe
 (metrics.json, reconstruction and sample grids), exports encoder and decoder to netx HDF5, runs them in
 the Lava simulator (the decoder on prior samples, and encoder -> host sampling -> decoder on test images),
 reports the energy of the exported model (operations counted on test images with the emulator, priced on Loihi
-and against the same network as an ANN), and ends with a short sleep on Lava's learning engine: the sleep phase
-of Tadros et al. 2019 on a Diehl & Cook STDP network, checked against the same sleep in PyTorch. Each stage
-prints what it wrote.
+and against the same network as an ANN), runs a short sleep on Lava's learning engine (the sleep phase of Tadros
+et al. 2019 on a Diehl & Cook STDP network, checked against the same sleep in PyTorch), and ends with VAE-sleep
+(Talafha et al. 2020) of a briefly trained CVAE as Loihi would run it: Table 3's sleep in 8-bit fixed point on
+the emulator that is bit-exact with Lava's ``fixed_pt`` learning engine, the slept model written as a run. Each
+stage prints what it wrote.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="test images counted for the energy report (0: skip)")
     parser.add_argument("--sleep-steps", type=int, default=200,
                         help="steps of the STDP sleep run on Lava's learning engine (0: skip)")
+    parser.add_argument("--vae-sleep-steps", type=int, default=4800,
+                        help="steps of the fixed-point VAE-sleep of a small CVAE (Table 3: 48,000; 0: skip)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     train_set = open_dataset(config, "train", args.data, config.data.train_limit)
     test_set = open_dataset(config, "test", args.data, config.data.test_limit)
 
-    print(f"[1/6] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
+    print(f"[1/7] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
     run_dir = out / "run"
     train(config, str(run_dir), train_set, progress=progress)
     from neurovae.train.checkpoint import load_checkpoint
@@ -65,26 +69,30 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(run_dir / "checkpoint.pt")
     model.load_state_dict(checkpoint["model"])
 
-    print("[2/6] fitting the FAD autoencoder")
+    print("[2/7] fitting the FAD autoencoder")
     fad_path = out / "fad.pt"
     fad_model = fit_fad_autoencoder(train_set, train_set.channels, train_set.image_size, epochs=5, progress=progress)
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 
-    print("[3/6] evaluating")
+    print("[3/7] evaluating")
     about = {"epochs_trained": config.train.epochs, "images_seen": images_seen(run_dir, checkpoint),
              "precision": "float"}
     metrics = evaluate_run(model, test_set, train_set, run_dir / "eval", fad_path, seed=config.train.seed,
                            progress=progress, about=about)
     print(json.dumps(metrics, indent=2))
-    print("[4/6] exporting to netx" + (" and running in the Lava simulator (floating point)"
+    print("[4/7] exporting to netx" + (" and running in the Lava simulator (floating point)"
                                        if args.lava_samples > 0 else ""))
     paths = deploy_to_lava(model, config, out / "lava", args.lava_samples, args.data, progress)
     if args.energy_samples > 0:
-        print(f"[5/6] energy report: {args.energy_samples} test images through encoder and decoder (emulator)")
+        print(f"[5/7] energy report: {args.energy_samples} test images through encoder and decoder (emulator)")
         energy_report(paths, out / "energy.json", args.energy_samples, args.data, progress)
     if args.sleep_steps > 0:
-        print(f"[6/6] sleep on Lava's learning engine: {args.sleep_steps} steps of STDP sleep (Tadros et al. 2019)")
+        print(f"[6/7] sleep on Lava's learning engine: {args.sleep_steps} steps of STDP sleep (Tadros et al. 2019)")
         sleep_on_lava(out / "sleep_on_lava.json", args.sleep_steps, args.data)
+    if args.vae_sleep_steps > 0:
+        print(f"[7/7] VAE-sleep of a small CVAE in Loihi fixed point: {args.vae_sleep_steps} steps of Table 3's sleep "
+              "on the emulator (bit-exact with Lava fixed_pt)")
+        vae_sleep_in_fixed_point(out, args.vae_sleep_steps, args.data, progress)
     print(f"demo done in {time.perf_counter() - start:.0f} s; see {run_dir / 'eval'}")
     return 0
 
@@ -146,3 +154,41 @@ def sleep_on_lava(out: Path, steps: int, data_dir: str | None) -> None:
           f"{check['lava_seconds']:.0f} s: {check['excitatory_spikes']} spikes, weights moved by up to "
           f"{check['max_weight_change']:.2e}, {verdict} (largest weight difference "
           f"{check['max_weight_difference']:.1e}); wrote {out}")
+
+
+def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progress: bool) -> None:
+    """Train ``cvae_fmnist_small`` for one epoch on 5,000 images, sleep it in fixed point, compare reconstructions."""
+    import torch
+
+    from neurovae.config import load_config
+    from neurovae.evaluate.latent_noise import latent_codes
+    from neurovae.evaluate.quality import psnr
+    from neurovae.progress import sample_bar
+    from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
+    from neurovae.train.checkpoint import load_checkpoint
+    from neurovae.train.loop import build_model, train
+
+    config = load_config(CONFIGS / "cvae_fmnist_small.yaml",
+                         overrides(**{"train.epochs": 1, "data.train_limit": 5000, "data.root": data_dir}))
+    train_set = open_dataset(config, "train", data_dir, config.data.train_limit)
+    test_set = open_dataset(config, "test", data_dir, 500)
+    train(config, str(out / "cvae"), train_set, progress=progress)
+    model = build_model(config)
+    model.load_state_dict(load_checkpoint(out / "cvae" / "checkpoint.pt")["model"])
+    images = torch.stack([train_set[i][0] for i in range(2000)])
+    with sample_bar(steps, progress, "sleep steps (emulator, fixed point)") as bar:
+        slept, summary = sleep_model(model, images, table3_config(config.data.dataset, duration=steps), "emulator",
+                                     lambda: bar.update(), precision="fixed")
+    slept_run = save_slept_run(out / "cvae-slept", config, slept, config.train.epochs, summary, source=out / "cvae")
+    quality = []
+    for network in (model, slept):
+        codes = latent_codes(network, test_set)
+        quality.append(psnr(network.decode(codes["codes"]), codes["images"]))
+    for layer in summary["layers"]:
+        chip = layer["on_chip"]
+        print(f"{layer['name']} (+ mirror {layer['mirror']}): weights x 2^{chip['fixed_point']['weight_exponent']} "
+              f"in 8 bits, threshold {chip['threshold']:.0f}, firing rate {layer['firing_rate']:.2e}, mean |dW| "
+              f"{layer['weight_change']:.2e}")
+    print(f"test PSNR {quality[0]:.2f} dB before sleep, {quality[1]:.2f} dB after (500 images); on Loihi 1 the "
+          f"sleep would cost {summary['energy']['totals']['snn_pj'] / 1e6:.1f} µJ; wrote {slept_run} (evaluate it "
+          f"with `neurovae eval {slept_run}`)")
