@@ -69,6 +69,7 @@ class DeviceLayer:
         threshold: the neurons' firing threshold in device units.
         unit: ANN weight per device weight unit.
         taps: for each forward entry, the flat index of the shared convolution weight (-1: no synapse).
+        shapes: CHW shapes of the visible and of the hidden neurons.
         fixed_rule: the integer rule (fixed point only).
     """
 
@@ -77,6 +78,7 @@ class DeviceLayer:
     threshold: float
     unit: float
     taps: np.ndarray
+    shapes: tuple[tuple[int, ...], tuple[int, ...]]
     fixed_rule: FixedPointRule | None = None
 
 
@@ -120,7 +122,8 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     out = []
-    for layer, shape, threshold in zip(layers, layer_shapes(layers, input_shape)[:-1], thresholds, strict=True):
+    shapes = layer_shapes(layers, input_shape)
+    for layer, shape, hidden, threshold in zip(layers, shapes[:-1], shapes[1:], thresholds, strict=True):
         forward, taps = conv_as_dense(layer, shape)
         mirror, _ = conv_as_dense(SleepLayer(layer.name, layer.mirror_name, layer.mirror_weight, layer.weight,
                                              layer.stride, layer.padding), shape)
@@ -143,7 +146,7 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
         tags = (taps >= 0) * tag if tagged else None
         out.append(DeviceLayer(Connection(device_forward, tags, dws[0], impulses[0]),
                                Connection(device_mirror, None if tags is None else tags.T, dws[1], impulses[1]),
-                               device_threshold, unit, taps, fixed_rule))
+                               device_threshold, unit, taps, (shape, hidden), fixed_rule))
     return out
 
 
@@ -158,9 +161,7 @@ def apply_sleep(layers: list[SleepLayer], device: list[DeviceLayer], forward_aft
 
 @torch.no_grad()
 def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Callable[[], None] = lambda: None,
-                  counter: LearningCounter | None = None,
-                  shapes: list[tuple[int, ...]] | None = None
-                  ) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+                  counter: LearningCounter | None = None) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
     """Lava's ``fixed_pt`` sleep of ``device`` (:func:`lower` with ``precision="fixed"``), bit for bit, in PyTorch.
 
     Per step and layer, as Lava's Loihi protocol orders it: the neurons integrate the input their connection
@@ -171,8 +172,7 @@ def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Cal
         device: the lowered layers.
         spikes: visible input spikes ``[T, n_0]``.
         progress: called after every step.
-        counter: counts the sleep's operations, if given (``shapes``: each layer's CHW input and the last output).
-        shapes: see ``counter``.
+        counter: counts the sleep's operations, if given.
 
     Returns:
         Forward and mirror device weights after the sleep, and each layer's mean firing rate.
@@ -197,9 +197,9 @@ def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Cal
             before = states[index].v
             post, states[index] = fixed_step(pending[index], states[index], neurons[index])
             if counter is not None:
-                shape = (1, *shapes[index + 1])
-                counter.update(index, pre.double().reshape(1, *shapes[index]), post.double().reshape(shape),
-                               before.reshape(shape), states[index].v.reshape(shape))
+                visible, hidden = ((1, *shape) for shape in layer.shapes)
+                counter.update(index, pre.double().reshape(visible), post.double().reshape(hidden),
+                               before.reshape(hidden), states[index].v.reshape(hidden))
             pending[index] = forward[index].T[pre].sum(0)
             learn(forward[index], rules[index][0], pre, post, layer.forward.impulses, random, tags[index][0])
             learn(mirror[index], rules[index][1], post, pre, layer.mirror.impulses, random, tags[index][1])

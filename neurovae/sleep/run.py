@@ -70,11 +70,10 @@ def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: V
     if config.batch != 1:
         raise ConfigError(f"the {backend} sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
     spikes = torch.cat(list(input_spikes(intensities, config)))
-    shapes = layer_shapes(layers, tuple(spikes.shape[1:]))
-    device = lower(layers, shapes[0], config.effective_thresholds(layers), config.rule, precision)
+    device = lower(layers, tuple(spikes.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
     rates = None
     if backend == "emulator":
-        forward, mirrors, rates = emulate_fixed(device, spikes.flatten(1), progress, counter, shapes)
+        forward, mirrors, rates = emulate_fixed(device, spikes.flatten(1), progress, counter)
     else:
         from neurovae.sleep.lava_sleep import run_lava_sleep
 
@@ -109,11 +108,11 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
         config = dataclasses.replace(config, thresholds=calibrate_thresholds(layers, intensities, config))
     before = [layer.weight.clone() for layer in layers]
     counter = None if backend == "lava" else LearningCounter(plastic_convolutions(layers, tuple(intensities.shape[1:])))
-    chip: list[dict[str, Any]] = [{} for _ in layers]
+    on_chip: list[dict[str, Any]] = [{} for _ in layers]
     if backend == "torch":
         rates = sleep_torch(layers, intensities, config, progress, counter)
     else:
-        chip, rates = sleep_on_chip(layers, intensities, config, backend, precision, progress, counter)
+        on_chip, rates = sleep_on_chip(layers, intensities, config, backend, precision, progress, counter)
     energy = None if counter is None else EnergyReport(
         "vae-sleep", counter.compute(), load_profile("loihi1"), load_profile("ann_horowitz2014"), backend=backend,
         precision=precision, notes=["a sample is one chain's whole sleep; synaptic updates count the feedforward "
@@ -125,7 +124,7 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
         "layers": [{"name": layer.name, "mirror": layer.mirror_name, "scale": layer.scale,
                     "weight_change": (layer.weight - start).abs().mean().item(),
                     **({"firing_rate": rate} if rates else {}), **({"on_chip": described} if described else {})}
-                   for layer, start, rate, described in zip(layers, before, rates or [None] * len(layers), chip,
+                   for layer, start, rate, described in zip(layers, before, rates or [None] * len(layers), on_chip,
                                                             strict=True)],
         **({"energy": energy} if energy else {}),
     }
