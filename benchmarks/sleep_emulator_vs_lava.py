@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from neurovae.models.cvae import CVAE, CVAEConfig  # noqa: E402
-from neurovae.sleep.convert import layer_shapes, to_snn  # noqa: E402
+from neurovae.sleep.convert import to_snn  # noqa: E402
 from neurovae.sleep.on_chip import emulate_fixed, lower  # noqa: E402
 from neurovae.sleep.run import table3_config  # noqa: E402
 from neurovae.sleep.vae_sleep import calibrate_thresholds, input_spikes  # noqa: E402
@@ -50,8 +50,7 @@ def lowered_sleep(image_size: int, channels: tuple[int, int], steps: int, seed: 
     config = table3_config("fashion_mnist", duration=steps, seed=seed)
     config = dataclasses.replace(config, thresholds=calibrate_thresholds(layers, intensities, config, steps=200))
     spikes = torch.cat(list(input_spikes(intensities, config))).flatten(1)
-    shapes = layer_shapes(layers, (1, image_size, image_size))
-    device = lower(layers, shapes[0], config.effective_thresholds(layers), config.rule, "fixed")
+    device = lower(layers, (1, image_size, image_size), config.effective_thresholds(layers), config.rule, "fixed")
     synapses = sum(int((chip.taps >= 0).sum()) for chip in device)
     return device, spikes, synapses
 
