@@ -63,6 +63,9 @@ def _convolutions(model: nn.Module, part: str, kind: type[nn.Module]) -> list[tu
         label = f"{part}.{name} ({type(layer).__name__})"
         if layer.bias is not None:
             raise ConversionError(f"layer {label} has a bias; integrate-and-fire conversion needs bias-free layers")
+        if not torch.isfinite(layer.weight).all():
+            raise ConversionError(f"layer {label} has NaN or infinite weights; sleep a run whose training "
+                                  "converged (restore an earlier checkpoint or retrain)")
         following = modules[index + 1][1] if index + 1 < len(modules) else None
         is_output = part == "decoder" and index == len(modules) - 1
         if not is_output and not isinstance(following, nn.ReLU):

@@ -126,6 +126,11 @@ def test_conversion_round_trip_keeps_the_model_and_refuses_what_does_not_convert
     tanh.encoder[3] = nn.Tanh()
     with pytest.raises(ConversionError, match=r"encoder\.2 \(Conv2d\) is followed by Tanh, not ReLU"):
         sleep_layers(tanh)
+    broken = tiny_cvae()
+    with torch.no_grad():
+        broken.decoder[5].weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ConversionError, match=r"decoder\.5 \(ConvTranspose2d\) has NaN or infinite weights"):
+        sleep_layers(broken)
 
 
 def test_batched_sleep_moves_mirrored_weights_by_the_same_pairs():
