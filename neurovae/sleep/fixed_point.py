@@ -22,7 +22,9 @@ plus depression where the input fired, ``(a_LTP + a_LTD) 2^-k S(W)``, and term B
 The mirror (hidden -> visible, dependency ``x0``) swaps the traces' roles (``y1 = I_vis``, ``x1 = I_hid``), so both
 directions move on the same spike pairs by the same amounts. Each term's 14-bit shift leaves too little room for
 Loihi's scale ``m 2^e`` alone (``e >= -7``); the trace impulse (1..127) is the third knob: ``m I 2^(e - 14)`` is
-chosen closest to the target, and :meth:`FixedPointRule.realized` gives the rule the integers implement.
+chosen closest to the target, and :meth:`FixedPointRule.realized` gives the rule the integers implement. A lowered
+convolution multiplies each product by the synapse tag ``t`` as well (:data:`SYNAPSE_TAG` where a synapse
+exists, 0 elsewhere): the shift grows to 23 bits and ``m I 255 2^(e - 23)`` is matched instead, within int32.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ class Product:
 
     Attributes:
         dependency: ``"x0"`` (the pre neuron fired) or ``"y0"`` (the post neuron fired).
-        factors: ``(variable, constant)`` pairs, ``variable`` one of ``x1``, ``y1``, ``w``; the factor is
-            ``variable + constant``.
+        factors: ``(variable, constant)`` pairs, ``variable`` one of ``x1``, ``y1``, ``w``, ``t`` (``tag_1``); the
+            factor is ``variable + constant``.
         mantissa: -8..7.
         exponent: -7..8.
     """
