@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,6 +93,12 @@ class Product:
         return " * ".join(terms)
 
 
+def _shift_and_tag(tagged: bool) -> tuple[int, int]:
+    """A rule term's right shift (two 9-bit ``w`` factors, a trace and, if tagged, ``t``) and its tag factor."""
+    factors = (("x1", 0), ("w", 0), ("w", 0)) + ((("t", 0),) if tagged else ())
+    return Product("y0", factors, 1, 0).shift, (SYNAPSE_TAG if tagged else 1)
+
+
 @dataclass(frozen=True)
 class FixedPointRule:
     """The mirrored STDP rule in integers for one sleeping layer (weights ``W = w 2^weight_exponent``).
@@ -114,6 +122,10 @@ class FixedPointRule:
         ``tagged``: the products carry the synapse tag ``t`` (:data:`SYNAPSE_TAG` where a synapse exists, else 0),
         so that the entries of a lowered convolution that are no synapse never learn.
         """
+        if not rule.plastic:
+            raise ConfigError("a_ltp and a_ltd are both 0: the sleep would change no weight; give a positive step")
+        if not math.isfinite(max_abs_weight):
+            raise ConfigError(f"the largest weight is {max_abs_weight}; a layer holds NaN or infinite weights")
         bound = max(abs(rule.w_lb), abs(rule.w_ub))
         limits = [math.floor(math.log2(2**WEIGHT_BITS / bound))]
         if max_abs_weight > 0:
@@ -125,7 +137,8 @@ class FixedPointRule:
                               f"weights (x 2^{k}); widen them")
         weights = np.arange(WEIGHT_MIN, WEIGHT_MAX + 1)
         largest = int(np.abs(np.clip(weights - lower, -512, 511) * np.clip(weights - upper, -512, 511)).max())
-        scale = _Scale(shift=(23 if tagged else 14), tag=SYNAPSE_TAG if tagged else 1, largest_stabilizer=largest)
+        shift, tag = _shift_and_tag(tagged)
+        scale = _Scale(shift=shift, tag=tag, largest_stabilizer=largest)
         both = scale.closest((rule.a_ltp + rule.a_ltd) * 2.0**-k, negative=True)
         depression = scale.closest(rule.a_ltd * 2.0**-k, negative=False) if rule.a_ltd > 0 else None
         return cls(k, lower, upper, both, depression, tagged)
@@ -159,7 +172,7 @@ class FixedPointRule:
 
     def realized(self) -> MirroredSTDP:
         """The ANN-unit rule the integers implement (up to the engine's truncations and stochastic rounding)."""
-        shift, tag = (23, SYNAPSE_TAG) if self.tagged else (14, 1)
+        shift, tag = _shift_and_tag(self.tagged)
 
         def value(term: tuple[int, int, int] | None) -> float:
             if term is None:
@@ -169,7 +182,7 @@ class FixedPointRule:
         a_ltd = value(self.depression)
         return MirroredSTDP(value(self.both) - a_ltd, a_ltd, self.lower * self.unit, self.upper * self.unit)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """What the chip runs, for a sleep's record: weight exponent, bounds, rule strings and the realized rule."""
         realized = self.realized()
         return {"weight_exponent": self.weight_exponent, "bounds": [self.lower, self.upper], "dw": self.dw(),
@@ -213,9 +226,12 @@ class _Scale:
         return (-mantissa if negative else mantissa), exponent, impulse
 
 
-def rounding_randoms(steps: int) -> np.ndarray:
-    """The random numbers Lava's stochastic rounding uses at steps 1..``steps`` (one draw at start, one per step)."""
-    return np.random.default_rng(ROUNDING_SEED).random(steps + 1)[1:]
+def rounding_randoms() -> Iterator[float]:
+    """The random numbers Lava's stochastic rounding uses at steps 1, 2, ... (one draw at start, one per step)."""
+    generator = np.random.default_rng(ROUNDING_SEED)
+    generator.random()
+    while True:
+        yield from generator.random(4096).tolist()  # drawn in blocks: the same stream as one draw per step
 
 
 def learn(weight: torch.Tensor, products: list[Product], pre: torch.Tensor, post: torch.Tensor,
