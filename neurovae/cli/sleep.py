@@ -65,7 +65,7 @@ def run_sleep(args: argparse.Namespace) -> int:
         chosen["thresholds"] = tuple(chosen["thresholds"])
     sleep_config = table3_config(config.data.dataset, **chosen)
     precision = args.precision or ("fixed" if args.backend == "emulator" else "float")
-    check_backend(args.backend, precision)
+    check_backend(args.backend, precision, sleep_config.batch)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     dataset = open_dataset(config, "train", args.data, args.images)

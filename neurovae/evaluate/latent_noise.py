@@ -1,4 +1,4 @@
-"""Robustness to noisy encodings (Talafha et al. 2020, Sec. 4): Gaussian noise on the test images' latent codes.
+"""Robustness to noisy encodings (Talafha et al. 2020, Sec. 4): Gaussian noise on the latent codes.
 
 The noise is added before decoding and before the linear probe; the clean numbers are measured beside it.
 The code is what the decoder reads in eval mode (``model(images).latent``: the CVAE's posterior mean, VSC's
@@ -46,7 +46,9 @@ def with_noise(codes: torch.Tensor, noise_std: float, seed: int) -> torch.Tensor
 @torch.no_grad()
 def noisy_metrics(model: nn.Module, train: dict[str, torch.Tensor], test: dict[str, torch.Tensor],
                   noise_std: float = 1.0, seed: int = 0) -> dict[str, float]:
-    """PSNR, SSIM and linear-probe accuracy on clean and on noisy test codes (probe fitted on codes alike).
+    """PSNR, SSIM and linear-probe accuracy on clean and on noisy test codes.
+
+    Each probe is fitted on training codes with the same noise as the test codes it reads.
 
     Args:
         model: a model with ``decode(codes)``.

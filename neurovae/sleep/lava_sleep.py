@@ -11,15 +11,18 @@ no synapse from learning. ``Loihi2SimCfg`` runs ``floating_pt`` or ``fixed_pt`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from neurovae.lava_runtime import require_lava
-from neurovae.sleep.on_chip import TRACE_TAU, Connection, DeviceLayer
+from neurovae.sleep.on_chip import FIXED_CURRENT_DECAY, TRACE_TAU, Connection, DeviceLayer
 
-FIXED_NO_CURRENT_MEMORY = 4095  # Lava's fixed-point LIF adds 1 to du: 4096/4096 of the current decays each step
+if TYPE_CHECKING:
+    from lava.proc.dense.process import LearningDense
 
 
-def _learning_connection(connection: Connection):
+def _learning_connection(connection: Connection) -> LearningDense:
     """The connection as a Lava process with its learning rule."""
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
     from lava.proc.dense.process import LearningDense
@@ -31,14 +34,15 @@ def _learning_connection(connection: Connection):
     return LearningDense(weights=connection.weights, learning_rule=rule, **tags)
 
 
-def run_lava_sleep(layers: list[DeviceLayer], spikes: np.ndarray,
-                   precision: str = "float") -> tuple[list[np.ndarray], list[np.ndarray]]:
+def run_lava_sleep(layers: list[DeviceLayer], spikes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Sleep a chain of lowered layers on Lava; returns the forward and mirror device weights after the sleep.
 
+    Layers lowered for fixed point (they carry a ``fixed_rule``) run on ``fixed_pt`` models, the others on
+    ``floating_pt``: the precision is the lowering's, so the two cannot disagree.
+
     Args:
-        layers: :func:`neurovae.sleep.on_chip.lower` of the sleeping layers, for ``precision``.
+        layers: :func:`neurovae.sleep.on_chip.lower` of the sleeping layers.
         spikes: visible input spikes ``[T, n_0]`` (0/1).
-        precision: ``float`` (``floating_pt``) or ``fixed`` (``fixed_pt``).
     """
     require_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -46,12 +50,13 @@ def run_lava_sleep(layers: list[DeviceLayer], spikes: np.ndarray,
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
 
-    fixed = precision == "fixed"
+    fixed = layers[0].fixed_rule is not None
     source = RingBuffer(data=spikes.T.astype(float))
     visible, forward, mirrors = source.s_out, [], []
     for layer in layers:
         dense = _learning_connection(layer.forward)
-        neurons = LIF(shape=(layer.forward.weights.shape[0],), du=FIXED_NO_CURRENT_MEMORY if fixed else 1, dv=0,
+        # Lava's fixed-point LIF decays the current by (du + 1) / 4096
+        neurons = LIF(shape=(layer.forward.weights.shape[0],), du=FIXED_CURRENT_DECAY - 1 if fixed else 1, dv=0,
                       vth=int(layer.threshold) if fixed else layer.threshold, bias_mant=0)
         back = _learning_connection(layer.mirror)
         visible.connect(dense.s_in)

@@ -22,7 +22,7 @@ Two precisions, both run by Lava (:mod:`neurovae.sleep.lava_sleep`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,8 @@ from neurovae.sleep.stdp import MirroredSTDP
 
 PRECISIONS = ("float", "fixed")
 TRACE_TAU = 1e-3  # exp(-1 / 1e-3) is 0: a trace holds only this step's impulse
+THRESHOLD_MAX = 2**17 - 1  # Loihi's LIF vth: unsigned 17 bits (lava.proc.lif PyLifModelBitAcc)
+FIXED_CURRENT_DECAY = 4096  # of 4096: integrate-and-fire keeps no current from one step to the next
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Connection:
     weights: np.ndarray
     tags: np.ndarray | None
     dw: str
-    impulses: dict[str, float]
+    impulses: dict[str, float]  # integers (1..127) in fixed point
 
 
 @dataclass
@@ -89,7 +91,7 @@ def conv_as_dense(layer: SleepLayer, input_shape: tuple[int, int, int]) -> tuple
     the input index each kernel tap reads at each output position (``unfold`` of the input's flat indices, the
     zero padding marking taps that read no input).
     """
-    channels_out, kernel = int(layer.weight.shape[0]), int(layer.weight.shape[-1])
+    channels_out, kernel = int(layer.weight.shape[0]), tuple(int(k) for k in layer.weight.shape[-2:])
     n_in = int(np.prod(input_shape))
     reads = F.unfold(torch.arange(1, n_in + 1, dtype=torch.float64).reshape(1, *input_shape), kernel,
                      padding=layer.padding, stride=layer.stride)[0].round().long() - 1  # [C_in k k, positions]
@@ -141,6 +143,10 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
             device_forward = fixed_rule.quantize(torch.from_numpy(forward)).numpy()
             device_mirror = fixed_rule.quantize(torch.from_numpy(mirror.T)).numpy()
             device_threshold = float(max(1, round(threshold / unit)))
+            if device_threshold > THRESHOLD_MAX:
+                raise ConfigError(f"layer {layer.name}: its threshold is {device_threshold:.0f} weight units at "
+                                  f"x 2^{fixed_rule.weight_exponent}, above Loihi's 17-bit {THRESHOLD_MAX}; "
+                                  "lower the threshold or narrow the weight bounds")
             dws = fixed_rule.dw(), fixed_rule.dw(feedback=True)
             impulses = fixed_rule.impulses(), fixed_rule.impulses(feedback=True)
         tags = (taps >= 0) * tag if tagged else None
@@ -152,7 +158,11 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
 
 def apply_sleep(layers: list[SleepLayer], device: list[DeviceLayer], forward_after: list[np.ndarray],
                 mirror_after: list[np.ndarray]) -> None:
-    """Tie the slept device weights back onto ``layers`` (in place): a shared weight gets its synapses' mean change."""
+    """Tie the slept device weights back onto ``layers`` (in place): a shared weight gets its synapses' mean change.
+
+    The change is added to the float weights: in fixed point the ANN keeps what the 8-bit quantization rounded
+    off (under half a weight unit per weight) and takes only the chip's change.
+    """
     for layer, chip, forward, mirror in zip(layers, device, forward_after, mirror_after, strict=True):
         layer.weight = tie_back(layer.weight, chip.forward.weights * chip.unit, forward * chip.unit, chip.taps)
         layer.mirror_weight = tie_back(layer.mirror_weight, chip.mirror.weights.T * chip.unit, mirror.T * chip.unit,
@@ -160,8 +170,9 @@ def apply_sleep(layers: list[SleepLayer], device: list[DeviceLayer], forward_aft
 
 
 @torch.no_grad()
-def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Callable[[], None] = lambda: None,
-                  counter: LearningCounter | None = None) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+def emulate_fixed(device: list[DeviceLayer], spikes: Iterable[torch.Tensor],
+                  progress: Callable[[], None] = lambda: None, counter: LearningCounter | None = None,
+                  ) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
     """Lava's ``fixed_pt`` sleep of ``device`` (:func:`lower` with ``precision="fixed"``), bit for bit, in PyTorch.
 
     Per step and layer, as Lava's Loihi protocol orders it: the neurons integrate the input their connection
@@ -170,7 +181,8 @@ def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Cal
 
     Args:
         device: the lowered layers.
-        spikes: visible input spikes ``[T, n_0]``.
+        spikes: visible input spikes, step by step (each step's tensor is flattened: ``[T, n_0]`` or an iterator
+            of ``[1, C, H, W]``, so that a whole sleep need not be held in memory).
         progress: called after every step.
         counter: counts the sleep's operations, if given.
 
@@ -186,13 +198,14 @@ def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Cal
     tags = [[None if c.tags is None else torch.from_numpy(c.tags).to(torch.int64)
              for c in (layer.forward, layer.mirror)] for layer in device]
     rules = [(layer.fixed_rule.products(), layer.fixed_rule.products(feedback=True)) for layer in device]
-    neurons = [FixedLIFParams.from_neuron(CubaNeuron(iDecay=4096, vDecay=0, vThMant=int(layer.threshold)))
-               for layer in device]
+    neurons = [FixedLIFParams.from_neuron(CubaNeuron(iDecay=FIXED_CURRENT_DECAY, vDecay=0,
+                                                     vThMant=int(layer.threshold))) for layer in device]
     states = [LIFState.zeros((w.shape[0],), torch.int64) for w in forward]
     pending = [torch.zeros(w.shape[0], dtype=torch.int64) for w in forward]  # Lava's a_buff
     fired_total = torch.zeros(len(device), dtype=torch.float64)
-    for step, random in enumerate(rounding_randoms(len(spikes))):
-        pre = spikes[step].bool()
+    steps = 0
+    for step_spikes, random in zip(spikes, rounding_randoms(), strict=False):  # the randoms never end
+        pre, steps = step_spikes.flatten().bool(), steps + 1
         for index, layer in enumerate(device):
             before = states[index].v
             post, states[index] = fixed_step(pending[index], states[index], neurons[index])
@@ -207,4 +220,4 @@ def emulate_fixed(device: list[DeviceLayer], spikes: torch.Tensor, progress: Cal
             pre = post
         progress()
     return ([w.contiguous().numpy() for w in forward], [w.numpy() for w in mirror],
-            (fired_total / len(spikes)).tolist())
+            (fired_total / max(steps, 1)).tolist())

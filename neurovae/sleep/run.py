@@ -1,4 +1,4 @@
-"""Sleep a trained run (Algorithm 1, MAIN): convert, sleep on PyTorch or Lava, convert back, save a new run."""
+"""Sleep a trained run (Algorithm 1, MAIN): convert, sleep (PyTorch, the emulator or Lava), convert back, save a run."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def table3_config(dataset: str, **overrides: Any) -> VAESleepConfig:
         raise ConfigError(f"sleep parameters: {error}") from None
 
 
-def check_backend(backend: str, precision: str) -> None:
-    """Refuse a backend / precision pair that does not exist, saying which do."""
+def check_backend(backend: str, precision: str, batch: int = 1) -> None:
+    """Refuse a backend / precision / batch combination that does not exist (before any work), saying which do."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown sleep backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -57,6 +57,8 @@ def check_backend(backend: str, precision: str) -> None:
     if backend == "emulator" and precision == "float":
         raise ConfigError("the emulator runs Loihi's fixed point; the floating-point sleep is --backend torch "
                           "(or lava)")
+    if backend != "torch" and batch != 1:
+        raise ConfigError(f"the {backend} sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
 
 
 def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig, backend: str,
@@ -67,17 +69,16 @@ def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: V
     ``layers`` change in place. Returns a description of each layer on the chip and, from the emulator, the
     layers' firing rates.
     """
-    if config.batch != 1:
-        raise ConfigError(f"the {backend} sleep runs one chain (batch 1), as Algorithm 1 does; drop --batch")
-    spikes = torch.cat(list(input_spikes(intensities, config)))
-    device = lower(layers, tuple(spikes.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
+    check_backend(backend, precision, config.batch)
+    device = lower(layers, tuple(intensities.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
     rates = None
     if backend == "emulator":
-        forward, mirrors, rates = emulate_fixed(device, spikes.flatten(1), progress, counter)
+        forward, mirrors, rates = emulate_fixed(device, input_spikes(intensities, config), progress, counter)
     else:
         from neurovae.sleep.lava_sleep import run_lava_sleep
 
-        forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy(), precision)
+        spikes = torch.cat(list(input_spikes(intensities, config)))  # Lava's RingBuffer holds the whole input
+        forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy())
         for _ in range(len(spikes)):
             progress()
     apply_sleep(layers, device, forward, mirrors)
@@ -101,7 +102,7 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
     ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``;
     ``backend`` and ``precision``: see :data:`BACKENDS`.
     """
-    check_backend(backend, precision)
+    check_backend(backend, precision, config.batch)
     intensities = to_intensity(images.detach().cpu().float())
     layers = to_snn(model.cpu(), intensities)
     if calibrate:

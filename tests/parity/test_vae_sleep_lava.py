@@ -62,7 +62,7 @@ def test_lava_and_torch_sleep_change_the_weights_identically():
     assert all(chip.forward.tags is None for chip in device), "1x1 convolutions lower to full connections"
 
     rates = sleep_torch(layers, _intensities((6, 1, 1)), config)
-    forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy(), "float")
+    forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy())
 
     assert min(rates) > 0.1, "both layers must fire for the comparison to mean something"
     for layer, chip, lava_w, lava_m in zip(layers, device, forward, mirrors, strict=True):
@@ -104,7 +104,7 @@ def test_lava_fixed_point_sleep_equals_the_emulator_bit_for_bit(case):
     device = lower(layers, shape, config.effective_thresholds(layers), config.rule, "fixed")
 
     emulated, emulated_mirrors, rates = emulate_fixed(device, spikes)
-    forward, mirrors = run_lava_sleep(device, spikes.numpy(), "fixed")
+    forward, mirrors = run_lava_sleep(device, spikes.numpy())
 
     assert min(rates) > 0.05, "both layers must fire for the comparison to mean something"
     for chip, lava_w, lava_m, emu_w, emu_m in zip(device, forward, mirrors, emulated, emulated_mirrors, strict=True):
