@@ -38,7 +38,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--sleep-steps", type=int, default=200,
                         help="steps of the STDP sleep run on Lava's learning engine (0: skip)")
     parser.add_argument("--vae-sleep-steps", type=int, default=4800,
-                        help="steps of the fixed-point VAE-sleep of a small CVAE (Table 3: 48,000; 0: skip)")
+                        help="steps of the fixed-point VAE-sleep of a small CVAE, trained here on its own 5,000 "
+                             "images for 1 epoch (--epochs and --train-images are the ESVAE's; Table 3: 48,000; "
+                             "0: skip)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -165,6 +167,7 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
     from neurovae.evaluate.quality import psnr
     from neurovae.progress import sample_bar
     from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
+    from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import load_checkpoint
     from neurovae.train.loop import build_model, train
 
@@ -175,10 +178,10 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
     train(config, str(out / "cvae"), train_set, progress=progress)
     model = build_model(config)
     model.load_state_dict(load_checkpoint(out / "cvae" / "checkpoint.pt")["model"])
-    images = torch.stack([train_set[i][0] for i in range(2000)])
-    with sample_bar(steps, progress, "sleep steps (emulator, fixed point)") as bar:
-        slept, summary = sleep_model(model, images, table3_config(config.data.dataset, duration=steps), "emulator",
-                                     lambda: bar.update(), precision="fixed")
+    images = torch.stack([train_set[i][0] for i in range(min(2000, len(train_set)))])
+    sleep_config = table3_config(config.data.dataset, duration=steps)
+    with sample_bar(sleep_steps(sleep_config), progress, "sleep steps (emulator, fixed point)") as bar:
+        slept, summary = sleep_model(model, images, sleep_config, "emulator", lambda: bar.update(), precision="fixed")
     slept_run = save_slept_run(out / "cvae-slept", config, slept, config.train.epochs, summary, source=out / "cvae")
     quality = []
     for network in (model, slept):
@@ -189,6 +192,6 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
         print(f"{layer['name']} (+ mirror {layer['mirror']}): weights x 2^{chip['fixed_point']['weight_exponent']} "
               f"in 8 bits, threshold {chip['threshold']:.0f}, firing rate {layer['firing_rate']:.2e}, mean |dW| "
               f"{layer['weight_change']:.2e}")
-    print(f"test PSNR {quality[0]:.2f} dB before sleep, {quality[1]:.2f} dB after (500 images); on Loihi 1 the "
-          f"sleep would cost {summary['energy']['totals']['snn_pj'] / 1e6:.1f} µJ; wrote {slept_run} (evaluate it "
-          f"with `neurovae eval {slept_run}`)")
+    print(f"test PSNR {quality[0]:.2f} dB before sleep, {quality[1]:.2f} dB after ({len(test_set)} images); on "
+          f"Loihi 1 the sleep would cost {summary['energy']['totals']['snn_pj'] / 1e6:.1f} µJ; wrote {slept_run} "
+          f"(evaluate it with `neurovae eval {slept_run}`)")

@@ -2,6 +2,7 @@
 
 ``tests/parity/test_vae_sleep_lava.py`` checks the emulator against Lava ``fixed_pt`` itself, bit for bit."""
 
+import itertools
 import json
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_rounding_randoms_are_lavas_stream():
     """Lava's ConnVarRandom draws once when built and once at the start of every learning epoch (seed 2)."""
     generator = np.random.default_rng(2)
     generator.random(1)
-    assert rounding_randoms(5).tolist() == [generator.random(1)[0] for _ in range(5)]
+    assert list(itertools.islice(rounding_randoms(), 5000)) == [generator.random(1)[0] for _ in range(5000)]
 
 
 def test_fixed_point_rule_fits_loihi_and_realizes_table3():
@@ -103,6 +104,17 @@ def test_fixed_point_rules_outside_loihi_are_refused():
         FixedPointRule.for_weights(MirroredSTDP(1e-9, 1e-9, -1.0, 1.0), 0.5)
     with pytest.raises(ValueError, match="m \\* 2\\^e"):
         Product("y0", (("w", 0),), mantissa=9, exponent=0)
+    with pytest.raises(ConfigError, match="both 0"):
+        FixedPointRule.for_weights(MirroredSTDP(0.0, 0.0, -1.0, 1.0), 0.5)
+    with pytest.raises(ConfigError, match="NaN or infinite"):
+        FixedPointRule.for_weights(MirroredSTDP(0.01, 0.01, -1.0, 1.0), float("nan"))
+
+
+def test_a_threshold_beyond_loihis_17_bits_is_refused():
+    layer = SleepLayer("enc", "dec", torch.full((2, 1, 4, 4), 0.1, dtype=torch.float64),
+                       torch.full((2, 1, 4, 4), 0.1, dtype=torch.float64), 2, 1)
+    with pytest.raises(ConfigError, match="layer enc: .* above Loihi's 17-bit 131071"):
+        lower([layer], (1, 8, 8), [1000.0], MirroredSTDP(0.01, 0.01, -1.0, 1.0), "fixed")
 
 
 def test_emulated_sleep_of_a_convolution_learns_only_its_synapses():
@@ -127,6 +139,19 @@ def test_backend_and_precision_pairs():
         check_backend("emulator", "float")
     with pytest.raises(ConfigError, match="unknown precision"):
         check_backend("lava", "double")
+    with pytest.raises(ConfigError, match="batch 1"):
+        check_backend("emulator", "fixed", batch=4)
+    check_backend("torch", "float", batch=4)
+
+
+def test_the_command_line_offers_exactly_the_backends_and_precisions():
+    from neurovae.cli.main import build_parser
+    from neurovae.sleep.on_chip import PRECISIONS
+    from neurovae.sleep.run import BACKENDS
+
+    sleep_parser = build_parser()._subparsers._group_actions[0].choices["sleep"]
+    choices = {action.dest: tuple(action.choices) for action in sleep_parser._actions if action.choices}
+    assert choices["backend"] == BACKENDS and choices["precision"] == PRECISIONS
 
 
 def test_sleep_command_on_the_emulator(capsys, cvae_run):
@@ -144,3 +169,14 @@ def test_sleep_command_on_the_emulator(capsys, cvae_run):
     assert main([*argv, "--backend", "torch", "--precision", "fixed", "--out", str(root / "bad")]) == 2
     error = capsys.readouterr().err.splitlines()
     assert len(error) == 1 and "--backend emulator" in error[0] and not (root / "bad").exists()
+
+
+def test_the_demo_sleeps_a_cvae_in_fixed_point_on_a_small_folder(tmp_path, capsys, make_idx_folder):
+    from neurovae.cli.demo import vae_sleep_in_fixed_point
+
+    folder = make_idx_folder(n_train=64, n_test=16)
+    vae_sleep_in_fixed_point(tmp_path, 30, str(folder), progress=False)
+    summary = json.loads((tmp_path / "cvae-slept" / "sleep.json").read_text())
+    assert summary["backend"] == "emulator" and summary["precision"] == "fixed"
+    assert summary["sleep"]["duration"] == 30
+    assert "dB after (16 images)" in capsys.readouterr().out
