@@ -61,6 +61,13 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def steps_per_second(extra_steps: int, extra_seconds: float) -> float:
+    """The rate from the difference of two runs (start-up cancels), refused when start-up noise swamps it."""
+    if extra_seconds <= 0:
+        raise SystemExit(f"{extra_steps} more steps took no longer: start-up noise dominates; give longer --steps")
+    return extra_steps / extra_seconds
+
+
 def timed_lava(device, spikes) -> tuple[float, float, list[np.ndarray], list[np.ndarray]]:
     """Wall and worker-CPU seconds of one Lava fixed_pt sleep, and its weights."""
     from neurovae.sleep.lava_sleep import run_lava_sleep
@@ -92,13 +99,13 @@ def main() -> None:
     print(f"CVAE {args.image_size}x{args.image_size}, channels {args.channels}: {synapses:,} plastic synapses per "
           f"direction, lowered matrices {sum(chip.taps.size for chip in device):,} entries")
     emulator = [timed_emulator(device, spikes[:n]) for n in (short, long)]
-    emulator_rate = (long - short) / (emulator[1][0] - emulator[0][0])
+    emulator_rate = steps_per_second(long - short, emulator[1][0] - emulator[0][0])
     print(f"emulator: {short} steps {emulator[0][0]:.2f} s, {long} steps {emulator[1][0]:.2f} s -> "
           f"{emulator_rate:,.0f} steps/s; firing rates {', '.join(f'{r:.4f}' for r in emulator[1][3])}")
     if args.lava_steps:
         lava = [timed_lava(device, spikes[:n]) for n in (short, long)]
-        wall_rate = (long - short) / (lava[1][0] - lava[0][0])
-        cpu_rate = (long - short) / (lava[1][1] - lava[0][1])
+        wall_rate = steps_per_second(long - short, lava[1][0] - lava[0][0])
+        cpu_rate = steps_per_second(long - short, lava[1][1] - lava[0][1])
         same = all(np.array_equal(a, b) for a, b in zip(lava[1][2] + lava[1][3], emulator[1][1] + emulator[1][2],
                                                          strict=True))
         changed = sum(int((after != chip.forward.weights).sum()) for after, chip in zip(lava[1][2], device,
