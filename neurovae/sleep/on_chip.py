@@ -103,8 +103,16 @@ def conv_as_dense(layer: SleepLayer, input_shape: tuple[int, int, int]) -> tuple
     real = columns >= 0
     taps = torch.full((channels_out * positions, n_in), -1, dtype=torch.int64)
     taps[rows[real], columns[real]] = shared[real]
-    dense = torch.where(taps >= 0, layer.weight.to(torch.float64).flatten()[taps.clamp_min(0)], 0.0)
-    return dense.numpy(), taps.numpy()
+    return spread(layer.weight, taps.numpy()), taps.numpy()
+
+
+def spread(weight: torch.Tensor, taps: np.ndarray) -> np.ndarray:
+    """The shared ``weight`` laid out on a lowered matrix: entry ``(o, i)`` is ``weight.flatten()[taps[o, i]]``.
+
+    The mirror has the encoder weight's layout (``[C_out, C_in, k, k]``), so the encoder's taps place it too.
+    """
+    flat = weight.detach().to(torch.float64).flatten().numpy()
+    return np.where(taps >= 0, flat[np.maximum(taps, 0)], 0.0)
 
 
 def tie_back(weight: torch.Tensor, before: np.ndarray, after: np.ndarray, taps: np.ndarray) -> torch.Tensor:
@@ -127,8 +135,7 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
     shapes = layer_shapes(layers, input_shape)
     for layer, shape, hidden, threshold in zip(layers, shapes[:-1], shapes[1:], thresholds, strict=True):
         forward, taps = conv_as_dense(layer, shape)
-        mirror, _ = conv_as_dense(SleepLayer(layer.name, layer.mirror_name, layer.mirror_weight, layer.weight,
-                                             layer.stride, layer.padding), shape)
+        mirror = spread(layer.mirror_weight, taps)
         tagged = not (taps >= 0).all()
         if precision == "float":
             exponent = rule.lava_weight_exponent()
