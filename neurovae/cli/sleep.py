@@ -53,7 +53,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     import torch
 
     from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
-    from neurovae.sleep.run import check_backend, save_slept_run, sleep_model, table3_config
+    from neurovae.sleep.run import check_backend, default_precision, save_slept_run, sleep_model, table3_config
     from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
@@ -64,7 +64,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     if "thresholds" in chosen:
         chosen["thresholds"] = tuple(chosen["thresholds"])
     sleep_config = table3_config(config.data.dataset, **chosen)
-    precision = args.precision or ("fixed" if args.backend == "emulator" else "float")
+    precision = args.precision or default_precision(args.backend)
     check_backend(args.backend, precision, sleep_config.batch)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")

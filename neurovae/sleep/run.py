@@ -45,6 +45,11 @@ def table3_config(dataset: str, **overrides: Any) -> VAESleepConfig:
         raise ConfigError(f"sleep parameters: {error}") from None
 
 
+def default_precision(backend: str) -> str:
+    """The emulator exists for Loihi's fixed point; torch and Lava sleep in floating point unless told."""
+    return "fixed" if backend == "emulator" else "float"
+
+
 def check_backend(backend: str, precision: str, batch: int = 1) -> None:
     """Refuse a backend / precision / batch combination that does not exist (before any work), saying which do."""
     if backend not in BACKENDS:
@@ -67,9 +72,8 @@ def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: V
     """SLEEP as Loihi runs it (one chain, convolutions lowered, tied back), on Lava or its emulator.
 
     ``layers`` change in place. Returns a description of each layer on the chip and, from the emulator, the
-    layers' firing rates.
+    layers' firing rates. The caller has checked the combination (:func:`check_backend`).
     """
-    check_backend(backend, precision, config.batch)
     device = lower(layers, tuple(intensities.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
     rates = None
     if backend == "emulator":
@@ -96,12 +100,13 @@ def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...])
 
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
                 progress: Callable[[], None] = lambda: None, calibrate: bool = False,
-                precision: str = "float") -> tuple[nn.Module, dict[str, Any]]:
+                precision: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary.
 
     ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``;
-    ``backend`` and ``precision``: see :data:`BACKENDS`.
+    ``backend`` and ``precision`` (default: :func:`default_precision`): see :data:`BACKENDS`.
     """
+    precision = precision or default_precision(backend)
     check_backend(backend, precision, config.batch)
     intensities = to_intensity(images.detach().cpu().float())
     layers = to_snn(model.cpu(), intensities)
