@@ -15,9 +15,8 @@ synapse of the lowered convolutions learning on its own (the emulator, bit-exact
 "cvae-sleep-loihi"). On the test set it measures PSNR / SSIM of the
 reconstructions from the clean latent code and from the code plus standard normal noise (the paper's noisy test
 set), the same for the closest of K posterior samples per test image (the paper's protocol), and the accuracy
-of a linear probe on the codes (clean and noisy, each fitted on training codes alike; the paper's Fig. 2).
-LPIPS is left out: it
-needs pretrained VGG/AlexNet weights, which are not downloaded here.
+of a linear probe on the codes (clean and noisy, each probe fitted on training codes with the same noise; the
+paper's Fig. 2). LPIPS is left out: it needs pretrained VGG/AlexNet weights, which are not downloaded here.
 Each latent size's figures go to ``results-latent<N>.json`` as soon as they are measured; ``results.json``,
 ``results.md`` (a table per size, beside the paper's Table 4) and ``latent_sizes.png`` then cover every size
 measured in ``--out``, so sizes can be measured in separate invocations (``--latent-sizes`` with no size
