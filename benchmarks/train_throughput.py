@@ -24,7 +24,6 @@ does (``scheduled_p_start``).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -32,138 +31,41 @@ import statistics
 import subprocess
 import sys
 import time
-import types
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from reference import PAPER_CONFIG, Trainer, build_reference  # noqa: E402
 
 from neurovae.config import load_config  # noqa: E402
 from neurovae.registry import MODELS  # noqa: E402
 from neurovae.train.loop import build_optimizer  # noqa: E402
 
-PAPER_CONFIG = "configs/{model}_fmnist.yaml"  # the paper's FMNIST settings (32x32, T=16, latent 128)
-
-
-@dataclass
-class Trainer:
-    """One implementation: ``step(images)`` runs one full training step and returns the loss."""
-
-    name: str
-    step: Callable[[torch.Tensor], float]
-
 
 def build_ours(config, device: torch.device, compile_model: bool) -> Trainer:
     """neurovae's model, with the training loop's optimizer and loss (``neurovae.train.loop``)."""
     model = MODELS.create(config.model_name, config.model).to(device)
-    model.train()
     optimizer = build_optimizer(model, config)
     forward = torch.compile(model) if compile_model else model
 
     def step(images: torch.Tensor) -> float:
+        model.train()
         optimizer.zero_grad(set_to_none=True)
         losses = model.loss(images, forward(images))
         losses["loss"].backward()
         optimizer.step()
         return losses["loss"].item()
 
-    return Trainer("neurovae" + (" (compiled)" if compile_model else ""), step)
+    @torch.no_grad()
+    def reconstruct(images: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        return model(images).reconstruction
 
-
-def _stub_missing(names: list[str]) -> None:
-    """Empty modules for imports the reference needs but never uses in training (e.g. pycuda)."""
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            sys.modules[name] = types.ModuleType(name)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A reference implementation: where its model lives in a checkout, and how to train it."""
-
-    url: str
-    model_file: str
-    build: Callable[..., Trainer]
-
-
-def build_reference(model: str, directory: str, config, device: torch.device) -> Trainer:
-    """The reference implementation of ``model`` from the checkout ``directory``, set up like ``config``."""
-    reference = REFERENCES.get(model)
-    if reference is None:
-        raise SystemExit(f"--reference: no reference implementation is known for {model}; "
-                         f"choose --model {' or '.join(REFERENCES)}")
-    root = Path(directory).expanduser().resolve()
-    if not (root / reference.model_file).is_file() or not (root / "global_v.py").is_file():
-        raise SystemExit(f"--reference {directory}: no {reference.model_file} and global_v.py there; "
-                         f"pass a checkout of {reference.url}")
-    model_config, train = config.model, config.train
-    if (tuple(model_config.channels) != (32, 64, 128, 256) or model_config.image_size != 32
-            or model_config.in_channels != 1):
-        raise SystemExit("the reference hard-codes channels 32-64-128-256 on 1x32x32 images; "
-                         f"use a config with those (e.g. {PAPER_CONFIG.format(model=model)}) for --reference")
-    sys.path.insert(0, str(root))
-    _stub_missing(["pycuda", "pycuda.driver"])
-    glv = importlib.import_module("global_v")
-    glv.init({"in_channels": 1, "latent_dim": model_config.latent_dim, "n_steps": model_config.steps,
-              "k": getattr(model_config, "candidates", 20), "batch_size": train.batch_size, "lr": train.lr}, [device])
-    return reference.build(config, device)
-
-
-def build_reference_esvae(config, device: torch.device) -> Trainer:
-    """The reference ESVAE (``svae_models/esvae.py``) with ``main_esvae.py``'s training step and optimizer."""
-    model_config, train = config.model, config.train
-    esvae = importlib.import_module("svae_models.esvae")
-    net = esvae.ESVAE(device=device, distance_lambda=model_config.mmd_lambda, mmd_type="rbf").to(device)
-    net.train()
-    params = list(net.named_parameters())
-    multiplier = train.lr_multipliers.get("bottleneck", 1.0)  # their "sample_layer" is our bottleneck
-    optimizer = torch.optim.AdamW([
-        {"params": [p for n, p in params if "sample_layer" in n], "weight_decay": train.weight_decay,
-         "lr": train.lr * multiplier},
-        {"params": [p for n, p in params if "sample_layer" not in n], "weight_decay": train.weight_decay,
-         "lr": train.lr},
-    ], lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
-    return reference_trainer("reference (QgZhan/ESVAE)", net, optimizer, model_config.steps)
-
-
-def build_reference_fsvae(config, device: torch.device) -> Trainer:
-    """The reference FSVAE (``fsvae_models/fsvae.py``) with ``main_fsvae.py``'s training step and optimizer."""
-    train, steps = config.train, config.model.steps
-    fsvae = importlib.import_module("fsvae_models.fsvae")
-    net = fsvae.FSVAE().to(device)
-    net.train()
-    net.update_p(0, train.epochs)  # main_fsvae.py, first epoch
-    optimizer = torch.optim.AdamW(net.parameters(), lr=train.lr, betas=(0.9, 0.999), weight_decay=train.weight_decay)
-    return reference_trainer("reference (kamata1729/FSVAE)", net, optimizer, steps)
-
-
-def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int) -> Trainer:
-    """The training step of both references' ``main_*.py``: the image repeated over ``T``, scheduled sampling on,
-    their MMD loss."""
-
-    def step(images: torch.Tensor) -> float:
-        optimizer.zero_grad()
-        spike_input = images.unsqueeze(-1).repeat(1, 1, 1, 1, steps)  # (N, C, H, W, T)
-        recon, posterior, prior, _ = net(spike_input, scheduled=True)
-        losses = net.loss_function_mmd(images, recon, posterior, prior)
-        losses["loss"].backward()
-        optimizer.step()
-        return losses["loss"].item()
-
-    return Trainer(name, step)
-
-
-REFERENCES = {
-    "esvae": Reference("https://github.com/QgZhan/ESVAE", "svae_models/esvae.py", build_reference_esvae),
-    "fsvae": Reference("https://github.com/kamata1729/FullySpikingVAE", "fsvae_models/fsvae.py",
-                       build_reference_fsvae),
-}
+    return Trainer("neurovae" + (" (compiled)" if compile_model else ""), step, reconstruct)
 
 
 def make_batches(count: int, batch_size: int, image_size: int, source: str, device: torch.device):
