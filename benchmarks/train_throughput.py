@@ -116,6 +116,17 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
+IMPLEMENTATIONS = ("ours", "patched", "original")  # neurovae; the reference patched in memory; as published
+
+
+def chosen_implementations(args: argparse.Namespace) -> list[str]:
+    """What to time: ours, and with ``--reference`` the patched reference and (unless ``--no-original``) the
+    original one."""
+    if not args.reference:
+        return ["ours"]
+    return ["ours", "patched"] if args.no_original else list(IMPLEMENTATIONS)
+
+
 def probe_cpu_memory(args: argparse.Namespace, which: str) -> float | None:
     """Peak RSS (MiB) of a fresh process that trains only ``which`` for one warmup and one timed step."""
     command = [sys.executable, __file__, "--model", args.model, "--config", args.config,
@@ -124,6 +135,7 @@ def probe_cpu_memory(args: argparse.Namespace, which: str) -> float | None:
     command += ["--threads", str(args.threads)] if args.threads else []
     command += ["--reference", args.reference] if args.reference else []
     command += ["--compile"] if args.compile else []
+    command += ["--no-original"] if args.no_original else []
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         print(f"(memory probe of {which} failed: {done.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
@@ -146,7 +158,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--data", choices=("fashion_mnist", "random"), default="fashion_mnist")
     parser.add_argument("--no-memory", action="store_true", help="skip the CPU peak-RSS probes (faster)")
-    parser.add_argument("--memory-probe", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-original", action="store_true",
+                        help="time only the patched reference, not also its original code (slow at large batches)")
+    parser.add_argument("--memory-probe", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.config = args.config or str(REPO / PAPER_CONFIG.format(model=args.model))
     if args.batch_size < 1 or args.steps < 1 or args.warmup < 0:
@@ -168,16 +182,18 @@ def main(argv: list[str] | None = None) -> None:
 
     memory: dict[str, str] = {}
     if device.type == "cpu" and not args.no_memory and not args.memory_probe:  # fresh processes, run first
-        for which in ("ours", "reference") if args.reference else ("ours",):
+        for which in chosen_implementations(args):
             mib = probe_cpu_memory(args, which)
             memory[which] = "n/a" if mib is None else f"{mib / 1024:.2f} GiB (peak RSS)"
 
     torch.manual_seed(0)
-    trainers, compile_seconds = [], None
-    if args.memory_probe in (None, "ours"):
-        trainers.append(build_ours(config, device, args.compile))
-    if args.reference and args.memory_probe in (None, "reference"):
-        trainers.append(build_reference(args.model, args.reference, config, device))
+    compile_seconds = None
+    which_trainers = [args.memory_probe] if args.memory_probe else chosen_implementations(args)
+    trainers = []
+    for which in which_trainers:
+        torch.manual_seed(0)
+        trainers.append(build_ours(config, device, args.compile) if which == "ours" else
+                        build_reference(args.model, args.reference, config, device, patched=which == "patched"))
     batches, source = make_batches(args.warmup + args.steps, args.batch_size, config.model.image_size,
                                    args.data, device)
 
@@ -203,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
         return
 
-    for trainer, which in zip(trainers, ("ours", "reference"), strict=False):
+    for trainer, which in zip(trainers, which_trainers, strict=True):
         if device.type == "cuda":
             memory[which] = f"{peak_gpu[trainer.name] / 2**30:.2f} GiB (CUDA max allocated)"
 
@@ -215,19 +231,19 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.steps} timed steps each after {args.warmup} warmup, interleaved")
     if compile_seconds is not None:
         print(f"  torch.compile: first (compiling) step took {compile_seconds:.1f} s")
-    print(f"{'implementation':<26} {'batch':>5} {'images/s':>9} {'s/step':>7} {'min':>7}  "
+    print(f"{'implementation':<35} {'batch':>5} {'images/s':>9} {'s/step':>7} {'min':>7}  "
           f"{'CPU s/step':>10}  peak memory")
     rates, cpu_rates = {}, {}
-    for trainer, which in zip(trainers, ("ours", "reference"), strict=False):
+    for trainer, which in zip(trainers, which_trainers, strict=True):
         spent, cpu = times[trainer.name], cpu_times[trainer.name]
         rates[trainer.name] = args.batch_size * len(spent) / sum(spent)
         cpu_rates[trainer.name] = args.batch_size * len(cpu) / sum(cpu)
-        print(f"{trainer.name:<26} {args.batch_size:>5} {rates[trainer.name]:>9.1f} {statistics.median(spent):>7.2f} "
+        print(f"{trainer.name:<35} {args.batch_size:>5} {rates[trainer.name]:>9.1f} {statistics.median(spent):>7.2f} "
               f"{min(spent):>7.2f}  {statistics.median(cpu):>10.2f}  {memory.get(which, '-')}")
-    if len(trainers) == 2:
-        (ours, ref), (cpu_ours, cpu_ref) = (rates[t.name] for t in trainers), (cpu_rates[t.name] for t in trainers)
-        print(f"ratio ours/reference: {ours / ref:.2f}x images/s (wall clock); "
-              f"{cpu_ours / cpu_ref:.2f}x images per CPU-second")
+    ours = trainers[0].name
+    for trainer in trainers[1:]:
+        print(f"ratio ours / {trainer.name}: {rates[ours] / rates[trainer.name]:.2f}x images/s (wall clock); "
+              f"{cpu_rates[ours] / cpu_rates[trainer.name]:.2f}x images per CPU-second")
 
 
 if __name__ == "__main__":

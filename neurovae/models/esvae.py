@@ -31,6 +31,7 @@ from neurovae.neurons import (
     TDBatchNorm,
     TimeFlatten,
     TimeUnflatten,
+    init_readout,
 )
 from neurovae.registry import MODELS
 from neurovae.train.losses import rbf_mmd2
@@ -101,7 +102,9 @@ def build_decoder(config: BackboneConfig) -> SpikingStack:
     layers.append(_block(nn.ConvTranspose2d(last, last, 3, 2, padding=1, output_padding=1), last, config))
     layers.append(SpikingBlock(nn.ConvTranspose2d(last, config.in_channels, 3, 1, padding=1),
                                LeakyReadout(config.readout_beta)))
-    return SpikingStack((config.latent_dim,), *layers)
+    decoder = SpikingStack((config.latent_dim,), *layers)
+    init_readout(decoder[-1], config.steps + decoder.latency)
+    return decoder
 
 
 @MODELS.register("esvae", ESVAEConfig)
@@ -121,7 +124,7 @@ class ESVAE(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior firing rates ``r_p`` ``[N, latent_dim]`` over the last ``T`` steps (eq. 5)."""
-        return self.encoder(self.direct_input(images))[self.encoder.latency:].mean(0)
+        return self.encoder.window(images.unsqueeze(0).expand(self.config.steps, *images.shape)).mean(0)
 
     def prior_rates(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Prior firing rates ``r_q = sigmoid(FC(z_n))``, ``z_n ~ N(0, I)``."""
@@ -140,7 +143,7 @@ class ESVAE(nn.Module):
 
     def decode(self, latent_spikes: torch.Tensor) -> torch.Tensor:
         """Images ``[N, C, H, W]`` in (-1, 1) from latent spikes ``[T, N, d]``."""
-        return torch.tanh(self.decoder(self.decoder_input(latent_spikes)))
+        return torch.tanh(self.decoder.window(latent_spikes))
 
     def forward(self, images: torch.Tensor) -> VAEOutput:
         """Reconstruct ``images`` through a sampled latent; also returns both rate vectors."""

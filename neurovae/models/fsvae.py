@@ -90,13 +90,11 @@ class FSVAE(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's output spikes ``x`` ``[T, N, C]``: the last ``T`` steps of a ``T + latency`` run."""
-        held = images.unsqueeze(0).expand(self.config.steps + self.encoder.latency, *images.shape)
-        return self.encoder(held)[self.encoder.latency:]
+        return self.encoder.window(images.unsqueeze(0).expand(self.config.steps, *images.shape))
 
     def decode(self, latent_spikes: torch.Tensor) -> torch.Tensor:
         """Images ``[N, C, H, W]`` in (-1, 1) from latent spikes ``[T, N, C]`` (plus ``latency`` silent steps)."""
-        silence = latent_spikes.new_zeros((self.decoder.latency, *latent_spikes.shape[1:]))
-        return torch.tanh(self.decoder(torch.cat([latent_spikes, silence])))
+        return torch.tanh(self.decoder.window(latent_spikes))
 
     def draw_choice(self, steps: int, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Which of the ``k`` candidates becomes ``z_t``, per step, sample and latent neuron ``[T, N, C]``."""

@@ -7,6 +7,7 @@ from neurovae.neurons.blocks import (
     TimeUnflatten,
     delay_one_step,
     fold_time,
+    init_readout,
     unfold_time,
 )
 from neurovae.neurons.lif import DECAY_SCALE, LIF, LeakyReadout, LIFParams, PeakReadout, rectangular_surrogate
@@ -14,6 +15,6 @@ from neurovae.neurons.tdbn import TDBatchNorm, fold_into_synapse
 
 __all__ = [
     "DECAY_SCALE", "LIF", "LIFParams", "LeakyReadout", "PeakReadout", "SpikingBlock", "SpikingStack", "TDBatchNorm",
-    "TimeFlatten", "TimeUnflatten", "delay_one_step", "fold_into_synapse", "fold_time",
+    "TimeFlatten", "TimeUnflatten", "delay_one_step", "fold_into_synapse", "fold_time", "init_readout",
     "rectangular_surrogate", "unfold_time",
 ]

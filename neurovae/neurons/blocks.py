@@ -13,6 +13,8 @@ reshapes that :mod:`neurovae.export` walks layer by layer.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -80,6 +82,27 @@ class SpikingBlock(nn.Module):
             pre = self.norm(pre)
         return unfold_time(pre, steps)
 
+    def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The block's run split as :meth:`SpikingStack.window` splits it.
+
+        ``prefix`` ``[k-1, 1, ...]`` is the input that every sample shares (the bias-driven start-up of the layers
+        before), ``data`` ``[T, N, ...]`` the input steps that follow it. The synapse's delay puts a zero step in
+        front, so the block's own prefix is ``k`` steps; it returns ``(prefix, data)`` outputs (for a readout,
+        ``(None, output)``).
+        """
+        steps, batch = data.shape[:2]
+        delayed_prefix = torch.cat([prefix.new_zeros((1, *prefix.shape[1:])), prefix])
+        prefix_current = self.synapse(fold_time(delayed_prefix))
+        if data.stride(0) == 0:  # the same input at every step (direct image input): the synapse runs once
+            once = self.synapse(data[0])
+            data_current = once.unsqueeze(0).expand(steps, *once.shape).reshape(steps * batch, *once.shape[1:])
+        else:
+            data_current = self.synapse(fold_time(data))
+        if self.norm is not None:
+            prefix_current, data_current = self.norm.window(prefix_current, data_current)
+        return self.neuron.window(unfold_time(prefix_current, delayed_prefix.shape[0]),
+                                  unfold_time(data_current, steps))
+
     def forward(self, spikes_in: torch.Tensor) -> torch.Tensor:
         """Output spikes (or readout voltage) of the block."""
         return self.neuron(self.current(spikes_in))
@@ -91,6 +114,40 @@ class SpikingBlock(nn.Module):
             voltages = self.neuron.trace(current)
             return torch.zeros_like(voltages), voltages
         return self.neuron.trace(current)
+
+
+def true_fan_in(synapse: nn.Module) -> float:
+    """Inputs that reach one output of ``synapse``: ``in_channels * k_h * k_w`` for a convolution, over
+    ``stride_h * stride_w`` for a transposed one (each output pixel sees that share of the taps). PyTorch's
+    default initialization counts a transposed convolution's *output* channels instead, which for a
+    one-channel image readout makes the weights ``sqrt(in_channels)`` times too large."""
+    if isinstance(synapse, nn.Linear):
+        return float(synapse.in_features)
+    taps = synapse.in_channels // synapse.groups * math.prod(synapse.kernel_size)
+    if isinstance(synapse, nn.ConvTranspose2d):
+        return taps / math.prod(synapse.stride)
+    return float(taps)
+
+
+def init_readout(block: SpikingBlock, steps: int) -> None:
+    r"""Initialize a membrane readout so that its output starts in the linear range of the ``tanh`` after it.
+
+    The readout integrates its synapse over all ``steps`` of the run (``T`` plus the pipeline's latency), so a
+    constant current ``I`` ends as ``G I`` with ``G = \sum_{k<steps} \beta^k`` (about 5 for beta 0.8). With
+    PyTorch's default initialization the bias alone then reaches ``±G/3`` and the weights, shared by every
+    pixel of a one-channel image, shift the whole image by a few units: ``tanh`` starts saturated for most
+    seeds and its gradient vanishes. Here the bias starts at 0 and the weights are uniform in
+    ``±1 / (sqrt(fan_in) G)``: the integrated output has the scale of one step of a standard layer, well
+    inside ``tanh``'s linear range, and gradients reach every layer from the first step.
+    """
+    if not isinstance(block.neuron, LeakyReadout):
+        raise TypeError("init_readout needs a block with a LeakyReadout neuron")
+    gain = sum(block.neuron.params.beta ** k for k in range(steps))
+    bound = 1.0 / (math.sqrt(true_fan_in(block.synapse)) * gain)
+    with torch.no_grad():
+        block.synapse.weight.uniform_(-bound, bound)
+        if block.synapse.bias is not None:
+            block.synapse.bias.zero_()
 
 
 class TimeFlatten(nn.Module):
@@ -132,6 +189,34 @@ class SpikingStack(nn.Sequential):
     def latency(self) -> int:
         """Steps an input takes to reach the last layer: one per synapse (each adds Lava's one-step delay)."""
         return sum(isinstance(layer, SpikingBlock) for layer in self)
+
+    def window(self, x: torch.Tensor) -> torch.Tensor:
+        """The output over the window that input ``x`` ``[T, N, *input_shape]`` reaches, past the latency.
+
+        What ``forward`` gives for ``x`` followed by ``latency`` more steps (of anything: they arrive too late),
+        read where the model reads it: the last layer's spikes at steps ``latency .. latency + T - 1``
+        ``[T, N, ...]``, or a readout's output after the last step. Only that is computed: layer ``k`` runs its
+        first ``k`` steps, which see no input yet and so are the same for every sample, on one sample, and then
+        the ``T`` steps that reach the window, as many as the input has, instead of ``T + latency``. In eval
+        mode this equals the full run exactly; in training, tdBN takes its batch statistics over those ``T``
+        steps. A stack with hooks (quantization-aware training) runs in full, so that the hooks see every step.
+        """
+        if self._has_hooks():
+            padded = torch.cat([x, x.new_zeros((self.latency, *x.shape[1:]))])
+            output = self(padded)
+            last = [layer for layer in self if isinstance(layer, SpikingBlock)][-1]
+            return output if isinstance(last.neuron, LeakyReadout) else output[self.latency:]
+        prefix, data = x.new_zeros((0, 1, *x.shape[2:])), x
+        for layer in self:
+            if isinstance(layer, SpikingBlock):
+                prefix, data = layer.window(prefix, data)
+            else:
+                prefix, data = layer(prefix), layer(data)
+        return data
+
+    def _has_hooks(self) -> bool:
+        modules = [self, *self]
+        return any(module._forward_pre_hooks or module._forward_hooks for module in modules)
 
     def run(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every layer (for parity tests)."""

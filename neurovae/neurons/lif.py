@@ -27,12 +27,13 @@ by :mod:`neurovae.neurons.blocks`, not here.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import snntorch as snn
 import torch
-from snntorch import surrogate
 from torch import nn
 
 DECAY_SCALE = 4096  # Loihi decays are 12-bit fractions of 4096
@@ -104,13 +105,36 @@ def exact(value: float) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.float64)
 
 
-def rectangular_surrogate(width: float):
-    """SnnTorch spike function whose gradient is a box of ``width`` around the threshold."""
+class _BoxSpike(torch.autograd.Function):
+    """Heaviside spike of the threshold-shifted voltage with a box-shaped surrogate gradient.
 
-    def box(shifted_v: torch.Tensor, grad_input: torch.Tensor, _spikes: torch.Tensor) -> torch.Tensor:
-        return grad_input * (shifted_v.abs() < width / 2).to(grad_input.dtype) / width
+    A static ``autograd.Function`` whose only non-tensor argument is the width (a float), so that
+    ``torch.compile`` traces it into the same graph as the neuron update around it; snnTorch's
+    ``custom_surrogate`` passes a Python function through ``apply``, which breaks the graph at every step.
+    """
 
-    return surrogate.custom_surrogate(box)
+    @staticmethod
+    def forward(ctx, shifted_v: torch.Tensor, width: float) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(shifted_v)
+        ctx.width = width
+        return (shifted_v > 0).to(shifted_v.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        (shifted_v,) = ctx.saved_tensors
+        return grad_output * (shifted_v.abs() < ctx.width / 2).to(grad_output.dtype) / ctx.width, None
+
+
+def rectangular_surrogate(width: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """SnnTorch spike function whose gradient is a box of ``width`` around the threshold.
+
+    Example:
+        >>> v = torch.tensor([0.1, -0.3], requires_grad=True)
+        >>> rectangular_surrogate(0.5)(v).sum().backward()
+        >>> v.grad.tolist()
+        [2.0, 0.0]
+    """
+    return functools.partial(_BoxSpike.apply, width=width)
 
 
 class LIF(nn.Module):
@@ -146,14 +170,26 @@ class LIF(nn.Module):
         The voltage is the one Lava stores at the end of a step: zero where the neuron spiked (snnTorch applies
         the zero reset at the next step instead), so that counts of membrane updates agree across backends.
         """
-        mem = torch.zeros_like(current[0])
+        spikes, voltages, _ = self.run(current, torch.zeros_like(current[0]), record_voltage)
+        return spikes, voltages
+
+    def run(self, current: torch.Tensor, mem: torch.Tensor,
+            record_voltage: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Spikes (and, if asked, stored voltages) ``[T, N, ...]`` from the state ``mem``; also the final state."""
         spikes, voltages = [], []
         for step_current in current.unbind(0):
             spk, mem = self.step(step_current, mem)
             spikes.append(spk)
             if record_voltage:
                 voltages.append(mem * (1 - spk))
-        return torch.stack(spikes), torch.stack(voltages) if record_voltage else None
+        return torch.stack(spikes), torch.stack(voltages) if record_voltage else None, mem
+
+    def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes for a current whose first steps ``prefix`` ``[k, 1, ...]`` are the same for every sample and
+        whose next steps ``data`` ``[T, N, ...]`` are not: the prefix runs once, its state is broadcast."""
+        prefix_spikes, _, mem = self.run(prefix, torch.zeros_like(prefix[0]))
+        data_spikes, _, _ = self.run(data, mem.expand_as(data[0]))
+        return prefix_spikes, data_spikes
 
     def step(self, current: torch.Tensor, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: spikes and the new (pre-reset) voltage for the current ``[N, ...]`` and last voltage ``mem``.
@@ -193,12 +229,23 @@ class LeakyReadout(nn.Module):
 
     def trace(self, current: torch.Tensor) -> torch.Tensor:
         """Voltage after every step, ``[T, N, ...]``."""
-        mem = torch.zeros_like(current[0])
+        return self.run(current, torch.zeros_like(current[0]))
+
+    def run(self, current: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:
+        """Voltage after every step ``[T, N, ...]``, starting from the voltage ``mem``."""
         voltages = []
         for step_current in current.unbind(0):
             _, mem = self.leaky(step_current, mem)
             voltages.append(mem)
         return torch.stack(voltages)
+
+    def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[None, torch.Tensor]:
+        """The output for a current whose steps ``prefix`` ``[k, 1, ...]`` are the same for every sample,
+        followed by ``data`` ``[T, N, ...]`` (see :meth:`LIF.window`); a readout has no spikes to pass on."""
+        prefix_voltages = self.run(prefix, torch.zeros_like(prefix[0]))
+        data_voltages = self.run(data, prefix_voltages[-1].expand_as(data[0]))
+        voltages = torch.cat([prefix_voltages.expand(-1, *data.shape[1:]), data_voltages])
+        return None, self.reduce(voltages)
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""

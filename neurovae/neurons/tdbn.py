@@ -39,6 +39,25 @@ class TDBatchNorm(nn.BatchNorm1d):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight * self.gain, self.bias,
                             self.training, momentum, self.eps)
 
+    def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalize ``data`` ``[T*N, C, ...]`` and a ``prefix`` ``[k, C, ...]`` that precedes every sample of it
+        alike. In training the batch statistics come from ``data`` alone: the steps that carry the input, the
+        window the model is read over; the prefix is the same in every sample and would only dilute them."""
+        if not self.training:
+            return self(prefix), self(data)
+        dims = [0, *range(2, data.dim())]
+        var, mean = torch.var_mean(data, dim=dims, unbiased=False)
+        with torch.no_grad():
+            count = data.numel() // data.shape[1]
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * count / max(count - 1, 1), self.momentum)
+            self.num_batches_tracked += 1
+        scale = self.weight * self.gain * torch.rsqrt(var + self.eps)
+        shift = self.bias - mean * scale
+        shape = (1, -1, *[1] * (data.dim() - 2))
+        scale, shift = scale.reshape(shape), shift.reshape(shape)
+        return prefix * scale + shift, data * scale + shift
+
     def scale_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel ``(scale, shift)`` of the inference-time map ``x -> scale * x + shift``.
 

@@ -23,8 +23,10 @@ from neurovae.neurons import (
     delay_one_step,
     fold_into_synapse,
     fold_time,
+    init_readout,
     unfold_time,
 )
+from neurovae.neurons.blocks import true_fan_in
 
 PROPERTY = settings(max_examples=30, deadline=None)
 
@@ -303,6 +305,91 @@ def test_stack_run_returns_every_layer_and_ends_in_forward():
     outputs = stack.run(x)
     assert [tuple(o.shape) for o in outputs] == [(3, 2, 2, 2, 2), (3, 2, 8), (3, 2, 8), (3, 2, 2, 2, 2), (2, 1, 4, 4)]
     assert torch.equal(outputs[-1], stack(x))
+
+
+def _normed_stack(readout: bool) -> SpikingStack:
+    """Conv -> FC -> transposed conv with tdBN everywhere, ending in a readout or in spikes; float64."""
+    lif = lambda: LIF(LIFParams(0.25, 0.2))  # noqa: E731
+    layers = [
+        SpikingBlock(nn.Conv2d(1, 3, 3, 2, 1), lif(), TDBatchNorm(3, 0.2)),
+        TimeFlatten(),
+        SpikingBlock(nn.Linear(12, 12), lif(), TDBatchNorm(12, 0.2)),
+        TimeUnflatten((3, 2, 2)),
+    ]
+    last = (SpikingBlock(nn.ConvTranspose2d(3, 1, 3, 2, 1, 1), LeakyReadout(0.8)) if readout else
+            SpikingBlock(nn.ConvTranspose2d(3, 2, 3, 2, 1, 1), lif(), TDBatchNorm(2, 0.2)))
+    stack = SpikingStack((1, 4, 4), *layers, last).double()
+    for module in stack.modules():  # running statistics that make the layers fire
+        if isinstance(module, TDBatchNorm):
+            module.running_mean.uniform_(-0.3, 0.3)
+            module.running_var.uniform_(0.2, 0.6)
+            module.bias.data.uniform_(0.0, 0.3)
+    return stack.eval()
+
+
+@pytest.mark.parametrize("readout", [True, False])
+@pytest.mark.parametrize("held", [True, False])
+def test_stack_window_equals_the_full_run_past_the_latency(readout, held):
+    torch.manual_seed(1)
+    stack = _normed_stack(readout)
+    steps, latency = 5, stack.latency
+    if held:  # an image held at every step (stride 0 in time), as the ESVAE encoder sees it
+        x = (torch.rand(1, 4, *stack.input_shape, dtype=torch.float64) * 2).expand(steps, -1, -1, -1, -1)
+    else:
+        x = (torch.rand(steps, 4, *stack.input_shape, dtype=torch.float64) < 0.5).double()
+    tail = torch.rand(latency, 4, *stack.input_shape, dtype=torch.float64)  # arrives too late to matter
+    full = stack(torch.cat([x, tail]))
+    window = stack.window(x)
+    if readout:
+        assert torch.equal(window, full)
+    else:
+        assert torch.equal(window, full[latency:])
+        assert 0 < window.mean() < 1  # the layers do fire
+
+
+def test_window_tdbn_takes_training_statistics_over_the_data_steps_only():
+    torch.manual_seed(0)
+    norm = TDBatchNorm(3, threshold=0.2)
+    prefix, data = torch.randn(2, 3, 4, 4) + 5, torch.randn(12, 3, 4, 4)
+    out_prefix, out_data = norm.window(prefix, data)
+    reference = TDBatchNorm(3, threshold=0.2)
+    torch.testing.assert_close(out_data, reference(data))
+    torch.testing.assert_close(norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(norm.running_var, reference.running_var)
+    var, mean = torch.var_mean(data, dim=(0, 2, 3), unbiased=False)
+    expected = 0.2 * (prefix - mean[:, None, None]) / torch.sqrt(var[:, None, None] + norm.eps)
+    torch.testing.assert_close(out_prefix, expected)
+
+
+def test_hooked_stack_window_runs_every_step_through_the_hooks():
+    torch.manual_seed(0)
+    stack = _normed_stack(readout=False)
+    x = (torch.rand(4, 2, *stack.input_shape, dtype=torch.float64) < 0.5).double()
+    expected = stack.window(x)
+    seen = []
+    handle = stack[0].register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[0]))
+    assert torch.equal(stack.window(x), expected)
+    handle.remove()
+    assert seen == [4 + stack.latency]
+
+
+def test_true_fan_in_counts_the_inputs_of_one_output():
+    assert true_fan_in(nn.Linear(7, 3)) == 7
+    assert true_fan_in(nn.Conv2d(4, 8, 3, stride=2)) == 36
+    assert true_fan_in(nn.ConvTranspose2d(32, 1, 3, 1, 1)) == 288
+    assert true_fan_in(nn.ConvTranspose2d(32, 16, 3, 2, 1, 1)) == 72
+
+
+def test_init_readout_zeroes_the_bias_and_bounds_the_weights_by_the_window_gain():
+    block = SpikingBlock(nn.ConvTranspose2d(32, 1, 3, 1, 1), LeakyReadout(0.8))
+    init_readout(block, steps=23)
+    gain = (1 - 0.8**23) / 0.2
+    assert torch.equal(block.synapse.bias, torch.zeros(1))
+    bound = 1 / (math.sqrt(288) * gain)
+    assert block.synapse.weight.abs().max() <= bound
+    assert block.synapse.weight.abs().max() > 0.9 * bound
+    with pytest.raises(TypeError, match="LeakyReadout"):
+        init_readout(SpikingBlock(nn.Linear(2, 2), LIF(LIFParams(0.25, 0.2))), steps=4)
 
 
 # ------------------------------------------------------------------------------------------------- tdBN
