@@ -57,7 +57,8 @@ def run_seed(args: argparse.Namespace, config, seed: int, train_images: torch.Te
     torch.manual_seed(seed)
     ours = build_ours(config, device, args.compile)
     torch.manual_seed(seed)
-    reference = build_reference(args.model, args.reference, config, device, patched=not args.original_reference)
+    reference = build_reference(args.model, args.reference, config, device, patched=not args.original_reference,
+                                compile_model=args.compile)
     trainers = [ours, reference]
     order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))
     batch, marks, rows = config.train.batch_size, sorted(args.at), []
@@ -125,7 +126,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="training batch (default: the config's)")
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--eval-batch", type=int, default=250)
-    parser.add_argument("--compile", action="store_true", help="torch.compile neurovae's model")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile both implementations' training forward (same math, faster)")
     parser.add_argument("--original-reference", action="store_true",
                         help="run the reference's code unpatched (slower, same math)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")

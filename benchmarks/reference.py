@@ -58,8 +58,10 @@ def _stub_missing(names: list[str]) -> None:
             sys.modules[name] = types.ModuleType(name)
 
 
-def build_reference(model: str, directory: str, config, device: torch.device, patched: bool = False) -> Trainer:
-    """The reference implementation of ``model`` from the checkout ``directory``, set up like ``config``."""
+def build_reference(model: str, directory: str, config, device: torch.device, patched: bool = False,
+                    compile_model: bool = False) -> Trainer:
+    """The reference implementation of ``model`` from the checkout ``directory``, set up like ``config``
+    (``patched``: see the module docstring; ``compile_model``: its forward under ``torch.compile``)."""
     reference = REFERENCES.get(model)
     if reference is None:
         raise SystemExit(f"--reference: no reference implementation is known for {model}; "
@@ -83,7 +85,8 @@ def build_reference(model: str, directory: str, config, device: torch.device, pa
     if patched:
         patch_network(net, importlib.import_module(reference.layers_module))
         name += ", patched"
-    return reference_trainer(name, net, optimizer, model_config.steps)
+    return reference_trainer(name + (", compiled" if compile_model else ""), net, optimizer, model_config.steps,
+                             torch.compile(net) if compile_model else net)
 
 
 def patch_network(net: torch.nn.Module, layers: types.ModuleType) -> None:
@@ -160,7 +163,8 @@ def build_reference_fsvae(config, device: torch.device) -> tuple[str, torch.nn.M
     return "reference (kamata1729/FSVAE)", net, optimizer
 
 
-def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int) -> Trainer:
+def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: int,
+                      forward: Callable[..., tuple]) -> Trainer:
     """The training step of both references' ``main_*.py`` (the image repeated over ``T``, scheduled sampling on,
     their MMD loss) and the forward of their ``test()`` (eval mode)."""
 
@@ -170,7 +174,7 @@ def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Op
     def step(images: torch.Tensor) -> float:
         net.train()
         optimizer.zero_grad()
-        recon, posterior, prior, _ = net(spike_input(images), scheduled=True)
+        recon, posterior, prior, _ = forward(spike_input(images), scheduled=True)
         losses = net.loss_function_mmd(images, recon, posterior, prior)
         losses["loss"].backward()
         optimizer.step()

@@ -23,6 +23,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--qat", action="store_true", default=None,
                         help="quantization-aware: forward in Loihi fixed point as exported (with --resume and more "
                              "--epochs: fine-tune a trained run)")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="torch.compile the model (minutes to compile, then about 3x faster on a CPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
@@ -33,10 +35,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, overrides(**{
         "train.epochs": args.epochs, "train.batch_size": args.batch_size, "train.device": args.device,
-        "train.seed": args.seed, "data.root": args.data, "train.qat": args.qat,
+        "train.seed": args.seed, "data.root": args.data, "train.qat": args.qat, "train.compile": args.compile,
     }))
     out = args.out or str(Path("runs") / Path(args.config).stem)
     dataset = open_dataset(config, "train", args.data, config.data.train_limit)
-    print(f"training {config.model_name} on {len(dataset)} {config.data.dataset} images -> {out}")
-    train(config, out, dataset, resume=args.resume, progress=not args.no_progress)
+    validate = config.train.validate_images
+    validation = open_dataset(config, "test", args.data, validate) if validate else None
+    print(f"training {config.model_name} on {len(dataset)} {config.data.dataset} images -> {out}"
+          + (f", validating on {len(validation)} test images after every epoch" if validation else ""))
+    train(config, out, dataset, resume=args.resume, progress=not args.no_progress, validation=validation)
     return 0

@@ -31,6 +31,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (slow first step, faster after)
     num_workers: int = 0
     eval_samples: int = 10000  # test images used by `neurovae eval`
+    validate_images: int = 0  # test images whose reconstruction MSE is logged after every epoch (0: none)
     checkpoint_every: int = 0  # also checkpoint every N batches inside an epoch (0: at epoch ends only)
     qat: bool = False  # forward in Loihi fixed point, straight-through (quantization-aware fine-tuning)
 

@@ -117,10 +117,13 @@ class SpikingBlock(nn.Module):
 
 
 def true_fan_in(synapse: nn.Module) -> float:
-    """Inputs that reach one output of ``synapse``: ``in_channels * k_h * k_w`` for a convolution, over
-    ``stride_h * stride_w`` for a transposed one (each output pixel sees that share of the taps). PyTorch's
-    default initialization counts a transposed convolution's *output* channels instead, which for a
-    one-channel image readout makes the weights ``sqrt(in_channels)`` times too large."""
+    """The number of inputs that reach one output of ``synapse``.
+
+    ``in_channels * k_h * k_w`` for a convolution, over ``stride_h * stride_w`` for a transposed one (each
+    output pixel sees that share of the taps). PyTorch's default initialization counts a transposed
+    convolution's *output* channels instead, which for a one-channel image readout makes the weights
+    ``sqrt(in_channels)`` times too large.
+    """
     if isinstance(synapse, nn.Linear):
         return float(synapse.in_features)
     taps = synapse.in_channels // synapse.groups * math.prod(synapse.kernel_size)

@@ -27,7 +27,6 @@ by :mod:`neurovae.neurons.blocks`, not here.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,36 +104,29 @@ def exact(value: float) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.float64)
 
 
-class _BoxSpike(torch.autograd.Function):
-    """Heaviside spike of the threshold-shifted voltage with a box-shaped surrogate gradient.
-
-    A static ``autograd.Function`` whose only non-tensor argument is the width (a float), so that
-    ``torch.compile`` traces it into the same graph as the neuron update around it; snnTorch's
-    ``custom_surrogate`` passes a Python function through ``apply``, which breaks the graph at every step.
-    """
-
-    @staticmethod
-    def forward(ctx, shifted_v: torch.Tensor, width: float) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(shifted_v)
-        ctx.width = width
-        return (shifted_v > 0).to(shifted_v.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
-        (shifted_v,) = ctx.saved_tensors
-        return grad_output * (shifted_v.abs() < ctx.width / 2).to(grad_output.dtype) / ctx.width, None
-
-
 def rectangular_surrogate(width: float) -> Callable[[torch.Tensor], torch.Tensor]:
     """SnnTorch spike function whose gradient is a box of ``width`` around the threshold.
 
+    Written with plain tensor operations: ``spike = H(x) + (g - g.detach())`` with ``g = x [|x| < w/2] / w``
+    (the mask detached). The forward value is exactly ``H(x)``, since ``g - g.detach()`` is exactly 0, and the
+    gradient is exactly the box ``[|x| < w/2] / w``. Unlike an ``autograd.Function`` (snnTorch's
+    ``custom_surrogate``), ``torch.compile`` traces it as ordinary operations, fuses it with the neuron update
+    around it and saves only the boolean mask for the backward pass.
+
     Example:
         >>> v = torch.tensor([0.1, -0.3], requires_grad=True)
-        >>> rectangular_surrogate(0.5)(v).sum().backward()
-        >>> v.grad.tolist()
-        [2.0, 0.0]
+        >>> spikes = rectangular_surrogate(0.5)(v)
+        >>> spikes.sum().backward()
+        >>> spikes.tolist(), v.grad.tolist()
+        ([1.0, 0.0], [2.0, 0.0])
     """
-    return functools.partial(_BoxSpike.apply, width=width)
+
+    def spike(shifted_v: torch.Tensor) -> torch.Tensor:
+        slope = (shifted_v.detach().abs() < width / 2).to(shifted_v.dtype) / width
+        linear = shifted_v * slope
+        return (shifted_v > 0).to(shifted_v.dtype) + (linear - linear.detach())
+
+    return spike
 
 
 class LIF(nn.Module):
@@ -185,8 +177,11 @@ class LIF(nn.Module):
         return torch.stack(spikes), torch.stack(voltages) if record_voltage else None, mem
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spikes for a current whose first steps ``prefix`` ``[k, 1, ...]`` are the same for every sample and
-        whose next steps ``data`` ``[T, N, ...]`` are not: the prefix runs once, its state is broadcast."""
+        """Spikes for a current whose first steps are the same for every sample.
+
+        ``prefix`` ``[k, 1, ...]`` runs once and its final state is broadcast to the steps ``data``
+        ``[T, N, ...]`` that follow it; returns the spikes of both.
+        """
         prefix_spikes, _, mem = self.run(prefix, torch.zeros_like(prefix[0]))
         data_spikes, _, _ = self.run(data, mem.expand_as(data[0]))
         return prefix_spikes, data_spikes
@@ -240,8 +235,10 @@ class LeakyReadout(nn.Module):
         return torch.stack(voltages)
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[None, torch.Tensor]:
-        """The output for a current whose steps ``prefix`` ``[k, 1, ...]`` are the same for every sample,
-        followed by ``data`` ``[T, N, ...]`` (see :meth:`LIF.window`); a readout has no spikes to pass on."""
+        """The output for a current whose first steps are the same for every sample (see :meth:`LIF.window`).
+
+        Returns ``(None, output)``: a readout has no spikes to pass on.
+        """
         prefix_voltages = self.run(prefix, torch.zeros_like(prefix[0]))
         data_voltages = self.run(data, prefix_voltages[-1].expand_as(data[0]))
         voltages = torch.cat([prefix_voltages.expand(-1, *data.shape[1:]), data_voltages])

@@ -40,9 +40,11 @@ class TDBatchNorm(nn.BatchNorm1d):
                             self.training, momentum, self.eps)
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalize ``data`` ``[T*N, C, ...]`` and a ``prefix`` ``[k, C, ...]`` that precedes every sample of it
-        alike. In training the batch statistics come from ``data`` alone: the steps that carry the input, the
-        window the model is read over; the prefix is the same in every sample and would only dilute them."""
+        """Normalize ``data`` ``[T*N, C, ...]`` and a ``prefix`` ``[k, C, ...]`` that precedes every sample alike.
+
+        In training the batch statistics come from ``data`` alone: the steps that carry the input, the window
+        the model is read over; the prefix is the same in every sample and would only dilute them.
+        """
         if not self.training:
             return self(prefix), self(data)
         dims = [0, *range(2, data.dim())]

@@ -40,6 +40,11 @@ class RunPaths:
         """One JSON line of training metrics per epoch."""
         return self.root / "history.jsonl"
 
+    @property
+    def history_csv(self) -> Path:
+        """The same history as CSV, one row per epoch, for spreadsheets and plotting tools."""
+        return self.root / "history.csv"
+
 
 def rng_state() -> dict[str, Any]:
     """Every random generator a training step draws from."""

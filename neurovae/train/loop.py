@@ -7,6 +7,7 @@ bit on the CPU.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import random
@@ -124,9 +125,45 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Opt
     return done
 
 
+@torch.no_grad()
+def validation_mse(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int) -> float:
+    """Per-pixel reconstruction MSE (images in [-1, 1]) of the model in eval mode, its latent sampled.
+
+    The sampling draws from a forked, fixed-seed generator, so validating never changes the training's random
+    stream: a run validated every epoch trains exactly as one that is not.
+    """
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        for images, _ in DataLoader(dataset, batch_size=batch_size):
+            images = images.to(device)
+            reconstruction = model(images).reconstruction
+            total += torch.nn.functional.mse_loss(reconstruction, images, reduction="sum").item()
+            count += images.numel()
+    model.train(was_training)
+    return total / count
+
+
+def write_history(paths: RunPaths, record: dict[str, float]) -> None:
+    """Append the epoch's record to ``history.jsonl`` and rewrite ``history.csv`` from it."""
+    with paths.history.open("a") as history:
+        history.write(json.dumps(record) + "\n")
+    rows = [json.loads(line) for line in paths.history.read_text().splitlines() if line.strip()]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with paths.history_csv.open("w", newline="") as table:
+        writer = csv.DictWriter(table, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False, progress: bool = True,
-          log: Callable[[str], None] = print) -> RunPaths:
-    """Train ``config`` on ``train_set``, writing ``out/`` (config, checkpoint, history)."""
+          log: Callable[[str], None] = print, validation: Dataset | None = None) -> RunPaths:
+    """Train ``config`` on ``train_set``, writing ``out/`` (config, checkpoint, history).
+
+    With a ``validation`` set, each epoch's record also holds ``val_mse`` (:func:`validation_mse`).
+    """
     device = pick_device(config.train.device)
     paths = RunPaths(Path(out))
     seed_everything(config.train.seed)
@@ -141,8 +178,9 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
         start_epoch = state["epoch"]
         done = EpochProgress(**state.get("epoch_progress", {}))
         log(f"resuming {out} after epoch {start_epoch}" + (f", batch {done.batches}" if done.batches else ""))
-    if start_epoch == 0 and paths.history.exists():
-        paths.history.unlink()
+    if start_epoch == 0:
+        paths.history.unlink(missing_ok=True)
+        paths.history_csv.unlink(missing_ok=True)
     init_run(out, config)
     if config.train.qat:
         from neurovae.train.qat import FixedPointForward
@@ -175,11 +213,13 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
         stats = train_epoch(model, loader, optimizer, device, step, epoch, progress, done, len(batches),
                             mid_epoch_checkpoint(epoch, len(batches)))
         save_checkpoint(paths, model, optimizer, epoch + 1)
-        with paths.history.open("a") as history:
-            history.write(json.dumps({"epoch": epoch + 1, **stats.means(), "images": stats.images,
-                                      "seconds": round(stats.seconds, 3),
-                                      "images_per_s": round(stats.images / stats.seconds, 2)}) + "\n")
+        record = {"epoch": epoch + 1, **stats.means(), "images": stats.images, "seconds": round(stats.seconds, 3),
+                  "images_per_s": round(stats.images / stats.seconds, 2)}
+        if validation is not None:
+            record["val_mse"] = validation_mse(model, validation, device, config.train.batch_size)
+        write_history(paths, record)
         log(f"epoch {epoch + 1}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.means().items())
+            + (f", validation MSE {record['val_mse']:.4f}" if "val_mse" in record else "")
             + f" ({stats.images / stats.seconds:.1f} images/s)")
         done = EpochProgress()
     return paths

@@ -76,7 +76,7 @@ def test_train_on_an_mnist_folder(capsys, tmp_path, write_tiny_config, make_idx_
     out = tmp_path / "run"
     stdout = cli_ok(capsys, *train_argv(write_tiny_config(dataset="mnist"), data, out))
     assert "64 mnist images" in stdout and "epoch 1/1" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "history.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
     assert yaml.safe_load((out / "config.yaml").read_text())["data"]["root"] == str(data)
     assert len((out / "history.jsonl").read_text().splitlines()) == 1
 
@@ -316,7 +316,7 @@ def test_interrupt_keeps_the_last_checkpoint(capsys, tmp_path, workspace, monkey
     captured = capsys.readouterr()
     assert code == 130 and captured.err.splitlines() == ["neurovae: interrupted"]
     assert torch.load(out / "checkpoint.pt", weights_only=False)["epoch"] == 1
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "history.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
 
 
 def test_console_script_exit_code_and_clean_stderr(tmp_path, workspace):

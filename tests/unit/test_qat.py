@@ -27,12 +27,12 @@ def test_hooked_decoder_is_the_exported_fixed_point_network_and_gradients_flow(t
                             progress=False)
     with FixedPointForward(model):
         decoded = model.decode(latent)
-        decoded.square().mean().backward()
+        (decoded - 0.5).square().mean().backward()
     np.testing.assert_allclose(decoded.detach().numpy(), np.tanh(emulated.readout_voltage / decoder.weight_scale),
                                rtol=0, atol=1e-12)
     quantized = {name: p.grad.clone() for name, p in model.decoder.named_parameters()}
     model.zero_grad()
-    model.decode(latent).square().mean().backward()  # hooks removed: the float model's gradient
+    (model.decode(latent) - 0.5).square().mean().backward()  # hooks removed: the float model's gradient
     reached = {name for name, grad in quantized.items() if grad.abs().sum() > 0}
     assert "0.synapse.weight" in reached
     assert reached == {name for name, p in model.decoder.named_parameters() if p.grad.abs().sum() > 0}

@@ -1,5 +1,6 @@
 """Training: exact resume, seeding, atomic checkpoints, history, optimizer groups, device choice."""
 
+import csv
 import json
 
 import pytest
@@ -67,6 +68,19 @@ def test_two_epochs_equal_one_plus_resume_one(tmp_path, config, tiny_dataset):
         {k: v for k, v in h.items() if k not in drop} for h in history(resumed)]
 
 
+def test_validation_is_logged_per_epoch_and_does_not_change_the_training(tmp_path, config, tiny_dataset):
+    plain = run(config(epochs=2), tmp_path / "plain", tiny_dataset)
+    validated = run(config(epochs=2), tmp_path / "validated", tiny_dataset, validation=tiny_dataset)
+    assert_same_state(load_checkpoint(plain.checkpoint)["model"], load_checkpoint(validated.checkpoint)["model"])
+    records = history(validated)
+    assert [r["epoch"] for r in records] == [1, 2] and all(0 < r["val_mse"] < 4 for r in records)
+    assert "val_mse" not in history(plain)[0]
+    with validated.history_csv.open() as table:
+        rows = list(csv.DictReader(table))
+    assert [float(r["val_mse"]) for r in rows] == [r["val_mse"] for r in records]
+    assert [int(r["images"]) for r in rows] == [r["images"] for r in records]
+
+
 def test_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, config, tiny_dataset, monkeypatch):
     """A run killed between mid-epoch checkpoints continues from the last one exactly."""
     straight = run(config(epochs=2, checkpoint_every=2, batch_size=4), tmp_path / "straight", tiny_dataset)
@@ -116,7 +130,7 @@ def test_seed_makes_runs_identical_and_a_new_seed_differs(tmp_path, config, tiny
 
 def test_run_directory_contents_and_history(tmp_path, config, tiny_dataset):
     paths = run(config(epochs=3), tmp_path / "run", tiny_dataset)
-    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.jsonl"]
+    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
     lines = history(paths)
     assert [h["epoch"] for h in lines] == [1, 2, 3]
     for line in lines:
@@ -149,7 +163,7 @@ def test_failed_checkpoint_write_leaves_the_old_one_untouched(tmp_path, config, 
     with pytest.raises(OSError, match="disk full"):
         run(config(epochs=2), tmp_path / "run", tiny_dataset, resume=True)
     assert paths.checkpoint.read_bytes() == before
-    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.jsonl"]
+    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
     assert len(history(paths)) == 1
     monkeypatch.undo()
     assert load_checkpoint(paths.checkpoint)["epoch"] == 1
