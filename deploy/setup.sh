@@ -34,7 +34,7 @@ install_fashion_mnist() {
 
 install_fashion_mnist
 
-if [ -f "$stamp" ] && [ "$stamp" -nt "$root/pyproject.toml" ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt "$root/pyproject.toml" ] && [ "$stamp" -nt "$root/deploy/setup.sh" ]; then
     exit 0
 fi
 
