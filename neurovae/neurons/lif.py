@@ -109,9 +109,10 @@ def rectangular_surrogate(width: float) -> Callable[[torch.Tensor], torch.Tensor
 
     Written with plain tensor operations: ``spike = H(x) + (g - g.detach())`` with ``g = x [|x| < w/2] / w``
     (the mask detached). The forward value is exactly ``H(x)``, since ``g - g.detach()`` is exactly 0, and the
-    gradient is exactly the box ``[|x| < w/2] / w``. Unlike an ``autograd.Function`` (snnTorch's
-    ``custom_surrogate``), ``torch.compile`` traces it as ordinary operations, fuses it with the neuron update
-    around it and saves only the boolean mask for the backward pass.
+    gradient is exactly the box ``[|x| < w/2] / w``. ``torch.compile`` traces it as ordinary operations and
+    fuses it with the neuron update around it; an ``autograd.Function`` (snnTorch's ``custom_surrogate``) has its
+    backward traced anew at every call, which made compiling the paper's ESVAE take over 12 minutes on 2 cores
+    instead of about 3.
 
     Example:
         >>> v = torch.tensor([0.1, -0.3], requires_grad=True)

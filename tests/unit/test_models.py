@@ -259,3 +259,15 @@ def test_mmd_gradient_is_finite_with_repeated_points():
     y = torch.tensor([[0.5, 0.5], [0.0, 1.0]], requires_grad=True)
     rbf_mmd2(x, y).backward()
     assert torch.isfinite(x.grad).all() and torch.isfinite(y.grad).all()
+
+
+def test_esvae_training_step_traces_into_one_graph(tiny_model_config):
+    """torch.compile fuses the whole ESVAE step (``neurovae train --compile``) only if dynamo meets no graph break."""
+    import torch._dynamo
+
+    torch.manual_seed(0)
+    model = MODELS.create("esvae", tiny_model_config("esvae")).train()
+    images = _images(model.config)
+    explanation = torch._dynamo.explain(lambda x: model.loss(x, model(x))["loss"])(images)
+    assert explanation.graph_break_count == 0, [str(b.reason)[:200] for b in explanation.break_reasons]
+    assert explanation.graph_count == 1
