@@ -44,14 +44,13 @@ def run_command(*argv: str) -> None:
 
 
 def epoch_metrics(run: Path, epochs: int) -> list[dict]:
-    """``metrics.json`` of every evaluated epoch, with the images seen by then (from ``history.jsonl``)."""
-    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
+    """``metrics.json`` of every evaluated epoch (each records the images seen by then)."""
     rows = []
     for epoch in range(1, epochs + 1):
         metrics = run / f"eval-epoch-{epoch}" / "metrics.json"
-        if metrics.is_file() and epoch <= len(history):
-            seen = sum(h["images"] for h in history[:epoch])
-            rows.append({"epoch": epoch, "images": seen, **json.loads(metrics.read_text())})
+        if metrics.is_file():
+            values = json.loads(metrics.read_text())
+            rows.append({"epoch": epoch, "images": values["images_seen"], **values})
     return rows
 
 
@@ -86,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--data", help="folder with the dataset's files (default: the config's)")
     parser.add_argument("--eval-samples", type=int, default=10000, help="test images per evaluation")
+    parser.add_argument("--probe-images", type=int, default=10000, help="training images for the linear probe")
+    parser.add_argument("--no-fad", action="store_true", help="skip FAD (and fitting its autoencoder)")
     parser.add_argument("--reference-mse", type=float, nargs="*", default=[],
                         help="a reference run's test MSE after epoch 1, 2, ... (plotted and tabulated beside ours)")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
@@ -96,8 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     data = ["--data", args.data] if args.data else []
     config = load_config(args.config)
     fad = default_fad_path(config.data.dataset, config.data.image_size)
-    if not fad.is_file():
+    if not fad.is_file() and not args.no_fad:
         run_command("fad-fit", args.config, *data, "--no-progress")
+    fad_option = ["--fad", str(run / "no-fad-autoencoder")] if args.no_fad else []  # a missing file: FAD skipped
     for epoch in range(1, args.epochs + 1):
         if (run / f"eval-epoch-{epoch}" / "metrics.json").is_file():
             continue
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         run_command("train", args.config, "--out", str(run), "--epochs", str(epoch), *resume, *data,
                     *([] if args.no_compile else ["--compile"]))
         run_command("eval", str(run), "--out", str(run / f"eval-epoch-{epoch}"), "-n", str(args.eval_samples),
-                    *data, "--no-progress")
+                    "--probe-images", str(args.probe_images), *fad_option, *data, "--no-progress")
     write_summary(run, epoch_metrics(run, args.epochs), args.reference_mse)
 
 

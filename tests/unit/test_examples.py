@@ -39,3 +39,23 @@ def test_vae_sleep_example_gathers_latent_sizes_measured_in_separate_invocations
     assert "latent size 4" in tables and "latent size 8" in tables
     assert (tmp_path / "latent_sizes.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "cvae-sleep-latent8" / "checkpoint.pt").exists()  # the slept model is a run
+
+
+def test_paper_training_example_trains_and_evaluates_epoch_by_epoch_and_resumes(fmnist_dir, tmp_path,
+                                                                                 write_tiny_config):
+    config = write_tiny_config(dataset="fashion_mnist", image_size=8)
+    run = tmp_path / "run"
+    args = ["--config", str(config), "--data", str(fmnist_dir), "--out", str(run), "--no-compile", "--no-fad",
+            "--eval-samples", "16", "--probe-images", "32", "--reference-mse", "0.5", "0.4"]
+    run_example("paper_training.py", *args, "--epochs", "1")
+    first = (run / "eval-epoch-1" / "metrics.json").read_text()
+    stdout = run_example("paper_training.py", *args, "--epochs", "2")
+    trained = [line for line in stdout.splitlines() if line.startswith("$ neurovae train")]
+    assert len(trained) == 1 and "--epochs 2 --resume" in trained[0]  # only the new epoch is trained
+    assert (run / "eval-epoch-1" / "metrics.json").read_text() == first  # evaluated epochs are kept
+    table = (run / "epochs.md").read_text().splitlines()
+    assert len(table) == 4 and table[2].startswith("| 1 |") and table[3].startswith("| 2 |")
+    assert table[3].endswith("| 0.400 |")
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (run / "learning_curve.png").read_bytes().startswith(b"\x89PNG")

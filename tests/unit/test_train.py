@@ -45,6 +45,9 @@ def assert_same_state(a, b):
         assert a == b
 
 
+RUN_FILES = ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
+
+
 def history(paths):
     return [json.loads(line) for line in paths.history.read_text().splitlines()]
 
@@ -130,7 +133,7 @@ def test_seed_makes_runs_identical_and_a_new_seed_differs(tmp_path, config, tiny
 
 def test_run_directory_contents_and_history(tmp_path, config, tiny_dataset):
     paths = run(config(epochs=3), tmp_path / "run", tiny_dataset)
-    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
+    assert sorted(p.name for p in paths.root.iterdir()) == RUN_FILES
     lines = history(paths)
     assert [h["epoch"] for h in lines] == [1, 2, 3]
     for line in lines:
@@ -163,7 +166,7 @@ def test_failed_checkpoint_write_leaves_the_old_one_untouched(tmp_path, config, 
     with pytest.raises(OSError, match="disk full"):
         run(config(epochs=2), tmp_path / "run", tiny_dataset, resume=True)
     assert paths.checkpoint.read_bytes() == before
-    assert sorted(p.name for p in paths.root.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
+    assert sorted(p.name for p in paths.root.iterdir()) == RUN_FILES
     assert len(history(paths)) == 1
     monkeypatch.undo()
     assert load_checkpoint(paths.checkpoint)["epoch"] == 1
