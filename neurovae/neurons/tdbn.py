@@ -33,11 +33,11 @@ class TDBatchNorm(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize ``x`` over every dimension but the channel one."""
-        momentum = self.momentum if self.training else 0.0
-        if self.training:
-            self.num_batches_tracked += 1
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight * self.gain, self.bias,
-                            self.training, momentum, self.eps)
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight * self.gain, self.bias,
+                                False, 0.0, self.eps)
+        scale, shift = self._batch_scale_shift(x)
+        return x * scale + shift
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalize ``data`` ``[T*N, C, ...]`` and a ``prefix`` ``[k, C, ...]`` that precedes every sample alike.
@@ -47,18 +47,29 @@ class TDBatchNorm(nn.BatchNorm1d):
         """
         if not self.training:
             return self(prefix), self(data)
+        scale, shift = self._batch_scale_shift(data)
+        return prefix * scale + shift, data * scale + shift
+
+    def _batch_scale_shift(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training-mode map ``x -> scale x + shift`` from ``data``'s batch statistics (shaped to broadcast
+        over ``[B, C, ...]``), updating the running statistics.
+
+        The running statistics are a bias-corrected moving average: batch ``n`` enters with weight
+        ``max(momentum, 1/n)``, so they are the mean of the batches seen until ``1/n`` falls below the momentum,
+        and PyTorch's exponential average after. With the plain average from the placeholder start (mean 0,
+        variance 1), a model evaluated after a few dozen batches still normalizes partly with the placeholder.
+        """
         dims = [0, *range(2, data.dim())]
         var, mean = torch.var_mean(data, dim=dims, unbiased=False)
         with torch.no_grad():
-            count = data.numel() // data.shape[1]
-            self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var * count / max(count - 1, 1), self.momentum)
             self.num_batches_tracked += 1
+            weight = torch.clamp(1.0 / self.num_batches_tracked.to(mean.dtype), min=self.momentum)
+            count = data.numel() // data.shape[1]
+            self.running_mean.lerp_(mean, weight)
+            self.running_var.lerp_(var * count / max(count - 1, 1), weight)
         scale = self.weight * self.gain * torch.rsqrt(var + self.eps)
-        shift = self.bias - mean * scale
         shape = (1, -1, *[1] * (data.dim() - 2))
-        scale, shift = scale.reshape(shape), shift.reshape(shape)
-        return prefix * scale + shift, data * scale + shift
+        return scale.reshape(shape), (self.bias - mean * scale).reshape(shape)
 
     def scale_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel ``(scale, shift)`` of the inference-time map ``x -> scale * x + shift``.

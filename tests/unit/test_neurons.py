@@ -413,10 +413,23 @@ def test_tdbn_training_statistics_are_over_batch_time_and_space(shape):
     expected = (1.5 * 0.2 * norm.weight.reshape(view) * (x.reshape(-1, *shape[2:]) - mean.reshape(view))
                 / torch.sqrt(var.reshape(view) + norm.eps) + norm.bias.reshape(view))
     torch.testing.assert_close(out, expected.detach())
-    # running statistics: momentum 0.1 towards the batch mean and the unbiased batch variance
-    torch.testing.assert_close(norm.running_mean, 0.1 * mean)
-    torch.testing.assert_close(norm.running_var, 0.9 + 0.1 * per_channel.var(1, unbiased=True))
+    # running statistics: the first batch replaces the placeholder (mean 0, variance 1) entirely
+    torch.testing.assert_close(norm.running_mean, mean)
+    torch.testing.assert_close(norm.running_var, per_channel.var(1, unbiased=True))
     assert int(norm.num_batches_tracked) == 1
+
+
+def test_tdbn_running_statistics_average_the_first_batches_then_follow_the_momentum():
+    norm = TDBatchNorm(1, threshold=0.2).double().train()
+    means = torch.arange(1.0, 31.0, dtype=torch.float64)
+    expected = torch.tensor(0.0, dtype=torch.float64)
+    for n, value in enumerate(means, start=1):
+        norm(value + torch.tensor([[-1.0], [1.0]], dtype=torch.float64))  # a batch of mean `value`
+        weight = max(0.1, 1 / n)
+        expected = (1 - weight) * expected + weight * value
+        if n <= 10:  # the plain mean of the batches so far
+            torch.testing.assert_close(norm.running_mean[0], means[:n].mean())
+    torch.testing.assert_close(norm.running_mean[0], expected)
 
 
 def test_tdbn_output_statistics_match_the_threshold():
