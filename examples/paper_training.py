@@ -9,7 +9,8 @@ Usage::
 Each epoch is ``neurovae train CONFIG --out RUN --epochs k --resume --compile`` (the run checkpoints every
 ``train.checkpoint_every`` batches, so a killed run continues where it stopped when the script is started
 again) followed by ``neurovae eval RUN --out RUN/eval-epoch-k``: test MSE on [-1, 1], PSNR, SSIM, FAD with
-neurovae's autoencoder (fitted first with ``neurovae fad-fit`` when ``runs/fad`` has none), the linear probe,
+neurovae's autoencoder (fitted first with ``neurovae fad-fit`` when ``runs/fad`` has none: ``--fad-epochs``
+over ``--fad-images`` training images), the linear probe,
 and the reconstruction and prior-sample grids. Epochs already evaluated are not evaluated again. At the end,
 ``RUN/epochs.md`` tabulates every epoch, and ``RUN/learning_curve.png`` plots the per-epoch test MSE (with
 ``--reference-mse``, beside a reference run's figures at the same images seen).
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-samples", type=int, default=10000, help="test images per evaluation")
     parser.add_argument("--probe-images", type=int, default=10000, help="training images for the linear probe")
     parser.add_argument("--no-fad", action="store_true", help="skip FAD (and fitting its autoencoder)")
+    parser.add_argument("--fad-epochs", type=int, default=3, help="epochs of the FAD autoencoder, when fitted here")
+    parser.add_argument("--fad-images", type=int, default=20000, help="training images of the FAD autoencoder")
     parser.add_argument("--reference-mse", type=float, nargs="*", default=[],
                         help="a reference run's test MSE after epoch 1, 2, ... (plotted and tabulated beside ours)")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     config = load_config(args.config)
     fad = default_fad_path(config.data.dataset, config.data.image_size)
     if not fad.is_file() and not args.no_fad:
-        run_command("fad-fit", args.config, *data, "--no-progress")
+        run_command("fad-fit", args.config, *data, "--epochs", str(args.fad_epochs), "--limit", str(args.fad_images),
+                    "--no-progress")
     fad_option = ["--fad", str(run / "no-fad-autoencoder")] if args.no_fad else []  # a missing file: FAD skipped
     for epoch in range(1, args.epochs + 1):
         if (run / f"eval-epoch-{epoch}" / "metrics.json").is_file():
