@@ -12,7 +12,8 @@ batches (one order per seed), one step of each in turn, at the config's settings
 reference's ``test()`` does: eval mode, latent sampled, per-pixel MSE on [-1, 1], on the same ``--test-images``
 test images with the same sampling seed. The reference runs with its LIF loop and (3, 3, 1) convolutions
 rewritten in memory (same math, ``benchmarks/reference.py``) so that it trains fast enough to follow;
-``--original-reference`` keeps its code as it is. Seeds finished in ``--out`` are read back, not retrained.
+``--original-reference`` keeps its code as it is. Seeds finished in ``--out`` are read back, not retrained, and
+the curves of both are plotted beside it (``--out`` with ``.png``).
 """
 
 from __future__ import annotations
@@ -113,6 +114,29 @@ def summarize(rows: list[dict], marks: list[int]) -> bool:
     return all_good
 
 
+def plot(rows: list[dict], marks: list[int], path: Path) -> None:
+    """Test MSE against images seen, mean and spread over seeds, both implementations."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 3.5))
+    axes = figure.subplots()
+    for key, style in (("neurovae", "o-"), ("reference", "s--")):
+        points = [(m, [r[key] for r in rows if r.get("mark") == m]) for m in marks]
+        points = [(m, v) for m, v in points if v]
+        means = [statistics.mean(v) for _, v in points]
+        spreads = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in points]
+        axes.errorbar([m for m, _ in points], means, yerr=spreads, fmt=style, capsize=3, label=key)
+    axes.set_xscale("log")
+    axes.set_xlabel("training images seen")
+    axes.set_ylabel("test MSE on [-1, 1]")
+    axes.set_title(f"ESVAE at the paper's settings, {len({r['seed'] for r in rows})} seeds")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    FigureCanvasAgg(figure).print_png(str(path))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             args.out.write_text(json.dumps({"config": args.config, "batch_size": config.train.batch_size,
                                             "test_images": len(test_images), "rows": done}, indent=1))
     good = summarize([r for r in done if r["seed"] in args.seeds], marks)
+    if args.out:
+        plot([r for r in done if r["seed"] in args.seeds], marks, args.out.with_suffix(".png"))
+        print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
     print("neurovae <= reference at every mark and seed" if good else "neurovae is above the reference somewhere")
 
 

@@ -130,6 +130,16 @@ def rectangular_surrogate(width: float) -> Callable[[torch.Tensor], torch.Tensor
     return spike
 
 
+def forget_hidden_state(leaky: snn.Leaky) -> None:
+    """Empty the voltage that snnTorch keeps in the neuron module after each call (its ``mem`` buffer).
+
+    neurovae passes the state explicitly, so the stored copy is never read; left in place it would keep the last
+    step's autograd graph alive, carry state from one call into the next, and change (shape, ``requires_grad``)
+    between training and evaluation, which makes ``torch.compile`` recompile the model every time.
+    """
+    leaky.mem = leaky.mem.new_zeros(0).detach()
+
+
 class LIF(nn.Module):
     """A population of LIF neurons run over a whole sequence ``[T, N, ...]`` of input currents.
 
@@ -193,6 +203,7 @@ class LIF(nn.Module):
         For networks stepped one step at a time (autoregressive sampling); start with ``mem`` = zeros.
         """
         spk, mem = self.leaky(current, mem)
+        forget_hidden_state(self.leaky)
         if self.params.bounded:
             mem = mem.clamp_min(self.params.v_min)
         return spk.to(current.dtype), mem  # snnTorch spike functions return float32
@@ -233,6 +244,7 @@ class LeakyReadout(nn.Module):
         for step_current in current.unbind(0):
             _, mem = self.leaky(step_current, mem)
             voltages.append(mem)
+        forget_hidden_state(self.leaky)
         return torch.stack(voltages)
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[None, torch.Tensor]:

@@ -51,13 +51,13 @@ class TDBatchNorm(nn.BatchNorm1d):
         return prefix * scale + shift, data * scale + shift
 
     def _batch_scale_shift(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training-mode map ``x -> scale x + shift`` from ``data``'s batch statistics (shaped to broadcast
-        over ``[B, C, ...]``), updating the running statistics.
+        """The training-mode map ``x -> scale x + shift`` from ``data``'s batch statistics; updates the running ones.
 
-        The running statistics are a bias-corrected moving average: batch ``n`` enters with weight
-        ``max(momentum, 1/n)``, so they are the mean of the batches seen until ``1/n`` falls below the momentum,
-        and PyTorch's exponential average after. With the plain average from the placeholder start (mean 0,
-        variance 1), a model evaluated after a few dozen batches still normalizes partly with the placeholder.
+        ``scale`` and ``shift`` are shaped to broadcast over ``[B, C, ...]``. The running statistics are a
+        bias-corrected moving average: batch ``n`` enters with weight ``max(momentum, 1/n)``, so they are the
+        mean of the batches seen until ``1/n`` falls below the momentum, and PyTorch's exponential average after.
+        With the plain average from the placeholder start (mean 0, variance 1), a model evaluated after a few
+        dozen batches still normalizes partly with the placeholder.
         """
         dims = [0, *range(2, data.dim())]
         var, mean = torch.var_mean(data, dim=dims, unbiased=False)

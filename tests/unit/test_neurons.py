@@ -489,3 +489,14 @@ def test_fold_without_norm_returns_copies():
     assert not torch.equal(weight, synapse.weight)
     _, zero_bias = fold_into_synapse(nn.Linear(3, 2, bias=False).weight, None, None)
     assert torch.equal(zero_bias, torch.zeros(2))
+
+
+def test_no_neuron_keeps_state_between_calls():
+    """snnTorch keeps the last voltage in a ``mem`` buffer; ours pass state explicitly and leave it empty, so no call
+    leaks into the next (and torch.compile sees the same module before every call)."""
+    stack = _normed_stack(readout=True).train()
+    x = torch.rand(4, 2, *stack.input_shape, dtype=torch.float64, requires_grad=True)
+    for run in (stack, stack.window):
+        run(x).sum().backward()
+        buffers = [m.leaky.mem for m in stack.modules() if isinstance(m, LIF | LeakyReadout)]
+        assert len(buffers) == 3 and all(b.numel() == 0 and not b.requires_grad for b in buffers)
