@@ -212,11 +212,11 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
                             generator=torch.Generator().manual_seed(epoch))
         stats = train_epoch(model, loader, optimizer, device, step, epoch, progress, done, len(batches),
                             mid_epoch_checkpoint(epoch, len(batches)))
-        save_checkpoint(paths, model, optimizer, epoch + 1)
         record = {"epoch": epoch + 1, **stats.means(), "images": stats.images, "seconds": round(stats.seconds, 3),
                   "images_per_s": round(stats.images / stats.seconds, 2)}
-        if validation is not None:
+        if validation is not None:  # before the checkpoint: a run stopped while validating redoes the epoch's end
             record["val_mse"] = validation_mse(model, validation, device, config.train.batch_size)
+        save_checkpoint(paths, model, optimizer, epoch + 1)
         write_history(paths, record)
         log(f"epoch {epoch + 1}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.means().items())
             + (f", validation MSE {record['val_mse']:.4f}" if "val_mse" in record else "")
