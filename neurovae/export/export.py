@@ -1,6 +1,6 @@
 """Model -> netx network: walk an exportable stack with the writer registry, then write atomically.
 
-Exporting never changes the model (DESIGN principle 6): writers copy and fold parameters; the model's
+Exporting never changes the model: writers copy and fold parameters; the model's
 own weights and modes are left exactly as they were (a test checks its state_dict before and after).
 ``precision='fixed'`` quantizes the float record afterwards (:mod:`neurovae.export.quantize`, a pure function
 of records).

@@ -1,7 +1,7 @@
 """A registry of small writers: one function per exportable PyTorch layer type -> a netx layer record.
 
 Walking a :class:`~neurovae.neurons.SpikingStack`, each layer is looked up by type in :data:`WRITERS`
-(DESIGN principle 5: no isinstance chains) and turned into a :mod:`neurovae.netx` record, in device
+(a table, not a chain of isinstance tests) and turned into a :mod:`neurovae.netx` record, in device
 units (training units x ``weight_scale``), with tdBN folded into the synapse. Nothing here changes the
 model: weights are copied.
 """

@@ -69,18 +69,22 @@ class SpikingBlock(nn.Module):
         sample_shape = spikes_in.shape[2:]
         at_zero = self.synapse(spikes_in.new_zeros((1, *sample_shape)))
         at_zero = at_zero.unsqueeze(0).expand(1, batch, *at_zero.shape[1:])
-        if steps == 1:
-            pre = at_zero
-        elif spikes_in.stride(0) == 0:
-            once = self.synapse(spikes_in[0])
-            pre = torch.cat([at_zero, once.unsqueeze(0).expand(steps - 1, *once.shape)])
-        else:
-            later = self.synapse(fold_time(spikes_in[:-1]))
-            pre = torch.cat([at_zero, unfold_time(later, steps - 1)])
+        pre = at_zero if steps == 1 else torch.cat([at_zero, self.synapse_over_time(spikes_in[:-1])])
         pre = fold_time(pre)
         if self.norm is not None:
             pre = self.norm(pre)
         return unfold_time(pre, steps)
+
+    def synapse_over_time(self, x: torch.Tensor) -> torch.Tensor:
+        """The synapse applied to every step of ``x`` ``[T, N, ...]`` -> ``[T, N, ...]``, time folded into the batch.
+
+        An input that is the same at every step (an ``expand`` with time stride 0, as direct image input is) goes
+        through the synapse once and is expanded again.
+        """
+        if x.stride(0) == 0:
+            once = self.synapse(x[0])
+            return once.unsqueeze(0).expand(x.shape[0], *once.shape)
+        return unfold_time(self.synapse(fold_time(x)), x.shape[0])
 
     def window(self, prefix: torch.Tensor, data: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The block's run split as :meth:`SpikingStack.window` splits it.
@@ -90,14 +94,10 @@ class SpikingBlock(nn.Module):
         front, so the block's own prefix is ``k`` steps; it returns ``(prefix, data)`` outputs (for a readout,
         ``(None, output)``).
         """
-        steps, batch = data.shape[:2]
+        steps = data.shape[0]
         delayed_prefix = torch.cat([prefix.new_zeros((1, *prefix.shape[1:])), prefix])
         prefix_current = self.synapse(fold_time(delayed_prefix))
-        if data.stride(0) == 0:  # the same input at every step (direct image input): the synapse runs once
-            once = self.synapse(data[0])
-            data_current = once.unsqueeze(0).expand(steps, *once.shape).reshape(steps * batch, *once.shape[1:])
-        else:
-            data_current = self.synapse(fold_time(data))
+        data_current = fold_time(self.synapse_over_time(data))
         if self.norm is not None:
             prefix_current, data_current = self.norm.window(prefix_current, data_current)
         return self.neuron.window(unfold_time(prefix_current, delayed_prefix.shape[0]),
