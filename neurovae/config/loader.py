@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -17,6 +18,14 @@ from neurovae.io import atomic_path
 from neurovae.registry import MODELS
 
 _SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def _float(text: str) -> float:
+    """``text`` as a number, NaN where it is none."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -37,6 +46,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         raise errors[0]
     if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str) and math.isfinite(number := _float(value)):
+        return number  # PyYAML reads 3e-3 (no dot) as a string
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     if origin in (list, tuple) and isinstance(value, list | tuple):
@@ -64,6 +75,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)
+    except ConfigError:
+        raise  # already one line naming the key
     except (TypeError, ValueError) as error:
         raise ConfigError(f"invalid config section {where!r}: {error}") from None
 

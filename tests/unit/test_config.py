@@ -126,6 +126,76 @@ def test_wrong_type(tmp_path, line, fragments):
 
 
 @pytest.mark.parametrize(
+    "line, key",
+    [
+        ("  batch_size: 0", "train.batch_size"),
+        ("  batch_size: -1", "train.batch_size"),
+        ("  epochs: 0", "train.epochs"),
+        ("  epochs: -5", "train.epochs"),
+        ("  lr: -1", "train.lr"),
+        ("  lr: 0", "train.lr"),
+        ("  lr: .nan", "train.lr"),
+        ("  lr: .inf", "train.lr"),
+        ("  weight_decay: -0.001", "train.weight_decay"),
+        ("  lr_multipliers: {bottleneck: 0}", "train.lr_multipliers.bottleneck"),
+        ("  seed: -1", "train.seed"),
+        ("  seed: 4294967296", "train.seed"),
+        ("  num_workers: -1", "train.num_workers"),
+        ("  eval_samples: 0", "train.eval_samples"),
+        ("  validate_images: -1", "train.validate_images"),
+        ("  checkpoint_every: -2", "train.checkpoint_every"),
+        ("  device: tpu", "train.device"),
+    ],
+)
+def test_out_of_range_training_settings(tmp_path, line, key):
+    with config_error(f"config key '{key}' must be"):
+        load_config(write_yaml(tmp_path, BASE.replace("  epochs: 2\n", line + "\n")))
+
+
+@pytest.mark.parametrize("line, key", [
+    ("  train_limit: 0", "data.train_limit"),
+    ("  test_limit: -3", "data.test_limit"),
+    ("  image_size: 0", "data.image_size"),
+])
+def test_out_of_range_data_settings(tmp_path, line, key):
+    text = BASE.replace("  image_size: 8\ntrain", f"{line}\ntrain")
+    assert text.count(line) == 1
+    with config_error(key):
+        load_config(write_yaml(tmp_path, text))
+
+
+def test_the_boundary_values_are_accepted(tmp_path):
+    text = BASE + "  batch_size: 1\n  weight_decay: 0\n  seed: 0\n  eval_samples: 1\n  checkpoint_every: 0\n"
+    config = load_config(write_yaml(tmp_path, text.replace("epochs: 2", "epochs: 1")), {"data.train_limit": 1})
+    assert (config.train.epochs, config.train.batch_size, config.data.train_limit) == (1, 1, 1)
+
+
+def test_overrides_and_direct_construction_are_checked_the_same_way():
+    with config_error("train.epochs", "-5"):
+        resolve_config(yaml.safe_load(BASE), {"train.epochs": -5})
+    with config_error("train.batch_size"):
+        TrainConfig(batch_size=0)
+    with config_error("data.test_limit"):
+        DataConfig(test_limit=0)
+
+
+def test_floats_written_without_a_dot(tmp_path):
+    """PyYAML reads ``3e-3`` as a string (YAML 1.1 wants a dot); a float field takes it as the number it means."""
+    text = BASE + "  lr: 3e-3\n  weight_decay: 1E-4\n  lr_multipliers: {bottleneck: 1e1}\n"
+    config = load_config(write_yaml(tmp_path, text))
+    assert (config.train.lr, config.train.weight_decay) == (0.003, 0.0001)
+    assert config.train.lr_multipliers == {"bottleneck": 10.0}
+    model = load_config(write_yaml(tmp_path, BASE.replace("  steps: 6", "  steps: 6\n  beta: 9e-1"), "m.yaml"))
+    assert model.model.beta == 0.9
+
+
+@pytest.mark.parametrize("value", ["3e-x", "nan", "1e999", "'3e-3 fast'"])
+def test_strings_that_are_no_finite_number_stay_refused(tmp_path, value):
+    with config_error("train.lr", "float"):
+        load_config(write_yaml(tmp_path, BASE + f"  lr: {value}\n"))
+
+
+@pytest.mark.parametrize(
     "old, new, fragments",
     [
         ("  channels: [4, 8]", "  channels: 8", ["model.channels"]),
