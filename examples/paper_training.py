@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         run_command("train", args.config, "--out", str(run), "--epochs", str(epoch), *resume, *data,
                     *([] if args.no_compile else ["--compile"]))
         run_command("eval", str(run), "--out", str(run / f"eval-epoch-{epoch}"), "-n", str(args.eval_samples),
-                    "--probe-images", str(args.probe_images), *fad_option, *data, "--no-progress")
+                    "--probe-images", str(args.probe_images), *fad_option, *data, "--no-progress",
+                    "--force")  # no metrics.json: what is there is an interrupted evaluation's
     write_summary(run, epoch_metrics(run, args.epochs), args.reference_mse)
 
 

@@ -23,3 +23,10 @@ class ConfigError(NeurovaeError):
 
 class CheckpointError(NeurovaeError):
     """A run directory or checkpoint is missing or unreadable."""
+
+
+class OutputError(NeurovaeError):
+    """An output cannot be written now.
+
+    It exists (and ``--force`` was not given), a file stands where a folder must be, or another process writes it.
+    """

@@ -1,14 +1,17 @@
-"""Helpers shared by the subcommands: config loading with CLI overrides, dataset opening."""
+"""Helpers shared by the subcommands: config loading with CLI overrides, dataset opening, output checks."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
 
 from neurovae.config import RunConfig
-from neurovae.errors import ConfigError
+from neurovae.errors import ConfigError, OutputError
+from neurovae.io import check_folder
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -35,3 +38,22 @@ def open_dataset(config: RunConfig, split: str, data_dir: str | None, limit: int
 def overrides(**values: Any) -> dict[str, Any]:
     """``section.key -> value`` overrides for the options the user actually gave."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def add_force_argument(parser: argparse.ArgumentParser) -> None:
+    """``--force``: replace an existing output (without it, a command refuses before computing anything)."""
+    parser.add_argument("--force", action="store_true", help="replace existing output")
+
+
+def check_output(*paths: str | os.PathLike, force: bool, folder: bool = False) -> None:
+    """Refuse, in one line, to write ``paths`` over existing output without ``--force``, or where a file stands.
+
+    Runs before the work, so a mistake costs no time and earlier results are not silently replaced. ``folder``:
+    the paths are output folders, where only one with something in it counts as existing output.
+    """
+    for path in map(Path, paths):
+        check_folder(path if folder else path.parent)
+        if not folder and path.is_dir():
+            raise OutputError(f"{path} is a folder; give a file name")
+        if not force and path.exists() and not (folder and not any(path.iterdir())):
+            raise OutputError(f"{path} exists; pass --force to replace it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -15,6 +15,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("-o", "--out", default="comparison", help="output folder (default: comparison)")
     compare.add_argument("--images", type=int, default=10, help="test images per grid row (default 10)")
     add_data_argument(compare)
+    add_force_argument(compare)
     compare.set_defaults(handler=run_compare)
 
 
@@ -23,10 +24,11 @@ def run_compare(args: argparse.Namespace) -> int:
     from neurovae.evaluate.compare import markdown_table, save_model_grid, summarize_run
     from neurovae.io import atomic_path
 
+    out = Path(args.out)
+    check_output(out, force=args.force, folder=True)
     summaries = [summarize_run(run) for run in args.runs]  # every run is checked before anything is written
     table = markdown_table(summaries)
     print(table)
-    out = Path(args.out)
     with atomic_path(out / "comparison.md") as tmp:
         tmp.write_text(table + "\n")
     grids = save_model_grid(summaries, out, count=args.images, data_dir=args.data)

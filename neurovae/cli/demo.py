@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument, open_dataset, overrides
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset, overrides
 from neurovae.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -41,6 +41,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="steps of the fixed-point VAE-sleep of a small CVAE, trained here on its own 5,000 "
                              "images for 1 epoch (--epochs and --train-images are the ESVAE's; Table 3: 48,000; "
                              "0: skip)")
+    add_force_argument(parser)
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.config).is_file():
         raise ConfigError(f"demo config {args.config} not found; run from a neurovae checkout or pass --config")
+    check_output(args.out, force=args.force, folder=True)
     config = load_config(args.config, overrides(**{"train.epochs": args.epochs, "data.train_limit": args.train_images,
                                                    "data.root": args.data}))
     out, progress, start = Path(args.out), not args.no_progress, time.perf_counter()

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument, open_dataset
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
 
 FAD_DIR = Path("runs") / "fad"
 
@@ -29,6 +29,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--fixed-point", action="store_true",
                         help="evaluate the deployed network: every forward in Loihi fixed point as exported "
                              "(the emulator, bit-exact with Lava fixed_pt); default output RUN/eval-fixed")
+    add_force_argument(parser)
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run_eval)
 
@@ -39,6 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("--epochs", type=int, default=30)
     fit.add_argument("--limit", type=int, help="use the first N training images")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_force_argument(fit)
     fit.add_argument("--no-progress", action="store_true")
     fit.set_defaults(handler=run_fad_fit)
 
@@ -51,6 +53,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from neurovae.train.loop import build_model, pick_device
 
     paths, config, state = open_run(args.run)
+    out = Path(args.out) if args.out else paths.root / ("eval-fixed" if args.fixed_point else "eval")
+    check_output(out, force=args.force, folder=True)
     device = pick_device(args.device)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
@@ -65,7 +69,6 @@ def run_eval(args: argparse.Namespace) -> int:
     fad_path = Path(args.fad) if args.fad else default_fad_path(config.data.dataset, config.data.image_size)
     if not fad_path.is_file():
         print(f"FAD skipped: no autoencoder at {fad_path}; run `neurovae fad-fit CONFIG` first")
-    out = Path(args.out) if args.out else paths.root / ("eval-fixed" if args.fixed_point else "eval")
     about = {"epochs_trained": state["epoch"], "images_seen": images_seen(paths.root, state),
              "precision": "fixed" if args.fixed_point else "float"}
     metrics = evaluate_run(model, test_set, probe_set, out, fad_path, seed=config.train.seed,
@@ -83,10 +86,11 @@ def run_fad_fit(args: argparse.Namespace) -> int:
     from neurovae.train.loop import pick_device
 
     config = load_config(args.config)
+    out = Path(args.out) if args.out else default_fad_path(config.data.dataset, config.data.image_size)
+    check_output(out, force=args.force)
     dataset = open_dataset(config, "train", args.data, args.limit)
     model = fit_fad_autoencoder(dataset, dataset.channels, dataset.image_size, epochs=args.epochs,
                                 device=pick_device(args.device), progress=not args.no_progress)
-    out = Path(args.out) if args.out else default_fad_path(config.data.dataset, config.data.image_size)
     save_fad_autoencoder(model, out, metadata={"dataset": config.data.dataset, "images": len(dataset)})
     print(f"wrote {out} (final MSE {model.metadata['final_loss']:.4f})")
     return 0

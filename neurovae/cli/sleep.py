@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument, open_dataset
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
 
 OPTIONS = {  # command-line flag -> VAESleepConfig field (unset flags keep Table 3's value)
     "duration": "duration", "batch": "batch", "steps_per_image": "steps_per_image", "input_rate": "input_rate_hz",
@@ -27,6 +27,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="floating point (torch, lava) or Loihi's 8-bit fixed point (emulator, lava); default: "
                              "fixed for the emulator, float otherwise")
     parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept)")
+    add_force_argument(parser)
     add_data_argument(parser)
     parser.add_argument("--duration", type=int, help="images presented (Table 3: 48,000; CelebA 200,600)")
     parser.add_argument("--batch", type=int, help="chains sleeping side by side (torch only; default 1)")
@@ -53,13 +54,23 @@ def run_sleep(args: argparse.Namespace) -> int:
     import torch
 
     from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
-    from neurovae.sleep.run import check_backend, default_precision, save_slept_run, sleep_model, table3_config
+    from neurovae.sleep.run import (
+        check_backend,
+        check_model,
+        default_precision,
+        save_slept_run,
+        sleep_model,
+        table3_config,
+    )
     from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
 
     torch.set_num_threads(args.threads)
     paths, config, state = open_run(args.run)
+    check_model(paths.root, config.model_name)
+    out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
+    check_output(out, force=args.force, folder=True)
     chosen = {field: getattr(args, flag) for flag, field in OPTIONS.items() if getattr(args, flag) is not None}
     if "thresholds" in chosen:
         chosen["thresholds"] = tuple(chosen["thresholds"])
@@ -74,7 +85,6 @@ def run_sleep(args: argparse.Namespace) -> int:
             as bar:
         slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate,
                                      precision)
-    out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
     save_slept_run(out, config, slept, state["epoch"], summary, source=paths.root)
     print(json.dumps(summary["layers"], indent=2))
     if "energy" in summary:

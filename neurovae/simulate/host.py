@@ -7,7 +7,10 @@ An input SPEC names what to feed a network:
 * ``prior[:SEED]`` - latent spike trains from the prior kept in the file's ``/host`` arrays (a decoder), seeded:
   ESVAE's rates ``sigmoid(W z + b)``, ``z ~ N(0, I)``, then Poisson spikes; or FSVAE's autoregressive Bernoulli
   sampling from its prior MLP (:mod:`neurovae.neurons.autoregressive`);
-* ``FILE.npy`` - an array ``[N, *input_shape, T]`` (or one sample ``[*input_shape, T]``).
+* ``FILE.npy`` - an array ``[N, *input_shape, T]``, one sample ``[*input_shape, T]``, or ``N`` inputs
+  ``[N, *input_shape]`` (images, say), each held for the run's steps. The network's input shape tells the last two
+  apart; an array that reads both ways (``N == C == H == W``, say) is taken as ``N`` inputs: save one sample as
+  ``[1, *input_shape, T]``.
 """
 
 from __future__ import annotations
@@ -116,10 +119,28 @@ def resolve_input(spec: str, network: NetworkRecord, count: int, seed: int, data
         raise SimulationError(f"unknown --input {spec!r}; use dataset[:NAME[:SPLIT]], prior[:SEED] or FILE.npy")
     if not path.is_file():
         raise SimulationError(f"input file {path} not found")
-    array = np.load(path)
-    if array.ndim == len(network.input_shape) + 1:
-        array = array[None]
-    return array[:count]
+    return npy_input(path, network)[:count]
+
+
+def npy_input(path: Path, network: NetworkRecord) -> np.ndarray:
+    """An .npy file's inputs ``[N, *input_shape, T]`` or ``[N, *input_shape]``, by the rule in the module docstring."""
+    try:
+        array = np.load(path)
+    except (OSError, ValueError) as error:
+        raise SimulationError(f"{path} is not a readable .npy array ({error})") from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise SimulationError(f"{path} is an .npz archive, not one .npy array; save the inputs with np.save")
+    shape = tuple(network.input_shape)
+    if array.ndim != len(shape) + 1:
+        return array  # [N, *input_shape, T], as check_inputs will see
+    if array.shape[1:] == shape:
+        return array
+    if array.shape[:-1] == shape:
+        return array[None]
+    dims = ", ".join(map(str, shape))
+    raise SimulationError(f"{path} holds an array of shape {tuple(array.shape)}; this network takes [N, {dims}] "
+                          f"inputs, one sample [{dims}, T] or [N, {dims}, T] samples")
 
 
 def decoded_images(network: NetworkRecord, result: SimulationResult) -> np.ndarray | None:

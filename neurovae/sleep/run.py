@@ -19,7 +19,7 @@ from neurovae.energy.learning import LearningCounter, PlasticConv
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
-from neurovae.sleep.convert import SleepLayer, layer_shapes, to_ann, to_snn
+from neurovae.sleep.convert import ConversionError, SleepLayer, layer_shapes, to_ann, to_snn
 from neurovae.sleep.on_chip import PRECISIONS, apply_sleep, emulate_fixed, lower
 from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, input_spikes, sleep_torch
 
@@ -34,6 +34,18 @@ TABLE3 = {
               "a_ltp": 0.0063, "a_ltd": 0.0069, "target_rate": 0.02},
 }
 """Talafha 2020, Table 3, per dataset (Fashion-MNIST shares MNIST's column)."""
+
+
+SLEEPING_MODELS = ("cvae", "vsc")
+"""Models whose bias-free ReLU convolutions each have a mirroring transposed convolution (see convert.py)."""
+
+
+def check_model(run: str | os.PathLike, model_name: str) -> None:
+    """Refuse a run of another model before any work, naming it (the conversion would only count its layers)."""
+    if model_name not in SLEEPING_MODELS:
+        raise ConversionError(f"{run} is a run of model {model_name}, but sleep needs a "
+                              f"{' or '.join(SLEEPING_MODELS)} run; train one from configs/cvae_*.yaml or "
+                              "configs/vsc_*.yaml")
 
 
 def table3_config(dataset: str, **overrides: Any) -> VAESleepConfig:

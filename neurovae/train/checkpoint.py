@@ -13,7 +13,7 @@ import torch
 
 from neurovae.config import RunConfig, load_config, save_config
 from neurovae.errors import CheckpointError
-from neurovae.io import atomic_path
+from neurovae.io import atomic_path, make_folder
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.yaml"
@@ -117,7 +117,6 @@ def open_run(run: str | os.PathLike) -> tuple[RunPaths, RunConfig, dict[str, Any
 
 def init_run(root: str | os.PathLike, config: RunConfig) -> RunPaths:
     """Create a run directory and save its resolved config."""
-    paths = RunPaths(Path(root))
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths = RunPaths(make_folder(root))
     save_config(config, paths.config)
     return paths

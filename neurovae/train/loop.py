@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from neurovae.config import RunConfig
 from neurovae.errors import ConfigError
+from neurovae.io import lock_folder
 from neurovae.registry import MODELS
 from neurovae.train.checkpoint import (
     RunPaths,
@@ -162,10 +163,17 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
           log: Callable[[str], None] = print, validation: Dataset | None = None) -> RunPaths:
     """Train ``config`` on ``train_set``, writing ``out/`` (config, checkpoint, history).
 
-    With a ``validation`` set, each epoch's record also holds ``val_mse`` (:func:`validation_mse`).
+    With a ``validation`` set, each epoch's record also holds ``val_mse`` (:func:`validation_mse`). ``out`` is
+    locked while training (:func:`~neurovae.io.lock_folder`): two trainings writing one run would corrupt it.
     """
+    with lock_folder(out, "wait for it to end, or train into another --out"):
+        return _train(config, RunPaths(Path(out)), train_set, resume, progress, log, validation)
+
+
+def _train(config: RunConfig, paths: RunPaths, train_set: Dataset, resume: bool, progress: bool,
+           log: Callable[[str], None], validation: Dataset | None) -> RunPaths:
+    """:func:`train` once ``paths.root`` is locked."""
     device = pick_device(config.train.device)
-    paths = RunPaths(Path(out))
     seed_everything(config.train.seed)
     model = build_model(config).to(device)
     optimizer = build_optimizer(model, config)
@@ -177,11 +185,11 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
         set_rng_state(state["rng"])
         start_epoch = state["epoch"]
         done = EpochProgress(**state.get("epoch_progress", {}))
-        log(f"resuming {out} after epoch {start_epoch}" + (f", batch {done.batches}" if done.batches else ""))
+        log(f"resuming {paths.root} after epoch {start_epoch}" + (f", batch {done.batches}" if done.batches else ""))
     if start_epoch == 0:
         paths.history.unlink(missing_ok=True)
         paths.history_csv.unlink(missing_ok=True)
-    init_run(out, config)
+    init_run(paths.root, config)
     if config.train.qat:
         from neurovae.train.qat import FixedPointForward
 

@@ -319,6 +319,132 @@ def test_interrupt_keeps_the_last_checkpoint(capsys, tmp_path, workspace, monkey
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "history.csv", "history.jsonl"]
 
 
+@pytest.mark.parametrize("flags, key", [
+    (["--batch-size", "0"], "train.batch_size"),
+    (["--batch-size", "-1"], "train.batch_size"),
+    (["--epochs", "-5"], "train.epochs"),
+    (["--epochs", "0"], "train.epochs"),
+    (["--seed", "-1"], "train.seed"),
+])
+def test_train_flags_are_checked_like_the_config(capsys, tmp_path, workspace, flags, key):
+    _, data, config = workspace
+    out = tmp_path / "run"
+    cli_error(capsys, *train_argv(config, data, out), *flags, fragments=[f"config key '{key}' must be"])
+    assert not out.exists()
+
+
+def test_train_into_a_run_another_training_writes(capsys, tmp_path, workspace):
+    from neurovae.io import lock_folder
+
+    _, data, config = workspace
+    out = tmp_path / "run"
+    with lock_folder(out, "wait"):
+        cli_error(capsys, *train_argv(config, data, out), fragments=[f"process {os.getpid()}", "another --out"])
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_outputs_are_replaced_only_with_force(capsys, tmp_path, workspace, trained_run):
+    _, data, config = workspace
+    fad = tmp_path / "fad.pt"
+    fad.write_text("earlier results")
+    fit = ["fad-fit", config, "--data", data, "--epochs", "1", "--limit", "16", "-o", fad, "--no-progress"]
+    cli_error(capsys, *fit, fragments=[f"{fad} exists; pass --force"])
+    assert fad.read_text() == "earlier results"
+    cli_ok(capsys, *fit, "--force")
+    assert fad.read_bytes() != b"earlier results"
+
+    folder = tmp_path / "results"
+    (folder / "kept.txt").parent.mkdir()
+    (folder / "kept.txt").write_text("earlier results")
+    for argv in (["eval", trained_run, "--data", data, "--out", folder, "--no-progress"],
+                 ["compare", trained_run, "-o", folder],
+                 ["demo", "--data", data, "--out", folder, "--no-progress"]):
+        cli_error(capsys, *argv, fragments=[f"{folder} exists; pass --force"])
+    assert [p.name for p in folder.iterdir()] == ["kept.txt"]
+
+
+def test_an_empty_output_folder_is_no_output(capsys, tmp_path, workspace, trained_run):
+    _, data, _ = workspace
+    (tmp_path / "eval").mkdir()
+    cli_ok(capsys, "eval", trained_run, "--data", data, "--out", tmp_path / "eval", "-n", "16", "--probe-images",
+           "0", "--fad", tmp_path / "no_fad.pt", "--no-progress", "--device", "cpu")
+    assert (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def test_an_output_below_a_file_is_a_one_line_error(capsys, tmp_path, workspace):
+    _, data, config = workspace
+    (tmp_path / "taken").write_text("")
+    cli_error(capsys, "fad-fit", config, "--data", data, "-o", tmp_path / "taken" / "fad.pt", "--force",
+              fragments=[f"{tmp_path / 'taken'} is a file, not a folder"])
+    cli_error(capsys, *train_argv(config, data, tmp_path / "taken" / "run"),
+              fragments=[f"{tmp_path / 'taken'} is a file, not a folder"])
+    cli_error(capsys, "fad-fit", config, "--data", data, "-o", tmp_path, "--force", fragments=["is a folder"])
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_sleep_of_a_run_of_another_model_names_it(capsys, workspace, trained_run):
+    _, data, _ = workspace
+    cli_error(capsys, "sleep", trained_run, "--data", data, "--no-progress",
+              fragments=[f"{trained_run} is a run of model esvae", "sleep needs a cvae or vsc run"])
+    assert not trained_run.with_name(trained_run.name + "-slept").exists()
+
+
+def test_sleep_does_not_replace_a_slept_run_without_force(capsys, cvae_run):
+    root, data = cvae_run
+    (root / "slept").mkdir()
+    (root / "slept" / "checkpoint.pt").write_text("an earlier sleep")
+    cli_error(capsys, "sleep", root / "run", "--data", data, "--out", root / "slept", "--no-progress",
+              fragments=[f"{root / 'slept'} exists; pass --force"])
+    assert (root / "slept" / "checkpoint.pt").read_text() == "an earlier sleep"
+
+
+# ------------------------------------------------------------------------------------------------- inputs
+
+
+def one_conv_network(shape, steps=4):
+    """A one-layer netx network taking spikes of ``shape`` (CHW)."""
+    from neurovae.netx import ConvLayer, CubaNeuron, InputLayer, NetworkRecord
+
+    weight = np.full((3, shape[0], 3, 3), 20)
+    conv = ConvLayer(weight, CubaNeuron(iDecay=4096, vDecay=3072, vThMant=40), (3, *shape[1:]), stride=(1, 1),
+                     padding=(1, 1))
+    return NetworkRecord(layers=(InputLayer(shape), conv), steps=steps, precision="fixed")
+
+
+@pytest.mark.parametrize("array_shape, expected", [
+    ((5, 2, 6, 6), (5, 2, 6, 6)),  # N images [N, C, H, W]
+    ((2, 6, 6, 7), (1, 2, 6, 6, 7)),  # one sample [C, H, W, T]
+    ((3, 2, 6, 6, 7), (3, 2, 6, 6, 7)),  # N samples [N, C, H, W, T]
+    ((2, 2, 2, 2), (2, 2, 2, 2)),  # reads both ways with a 2x2x2 input: N inputs, as documented
+])
+def test_npy_inputs_are_read_by_the_networks_input_shape(tmp_path, array_shape, expected):
+    from neurovae.simulate.host import resolve_input
+
+    np.save(tmp_path / "in.npy", np.zeros(array_shape))
+    network = one_conv_network((2, 2, 2) if array_shape == (2, 2, 2, 2) else (2, 6, 6))
+    assert resolve_input(str(tmp_path / "in.npy"), network, 10, 0, None).shape == expected
+
+
+def test_npy_input_that_fits_neither_way_names_the_accepted_shapes(tmp_path):
+    from neurovae.simulate import SimulationError
+    from neurovae.simulate.host import resolve_input
+
+    np.save(tmp_path / "in.npy", np.zeros((4, 3, 6, 6)))
+    with pytest.raises(SimulationError, match=r"\(4, 3, 6, 6\); this network takes \[N, 2, 6, 6\] inputs, one sample"):
+        resolve_input(str(tmp_path / "in.npy"), one_conv_network((2, 6, 6)), 10, 0, None)
+
+
+def test_run_an_image_array_saved_as_npy(capsys, tmp_path):
+    from neurovae.netx import write_netx
+
+    write_netx(one_conv_network((2, 6, 6)), tmp_path / "net.net")
+    np.save(tmp_path / "images.npy", np.ones((5, 2, 6, 6)))
+    stdout = cli_ok(capsys, "run", tmp_path / "net.net", "--input", tmp_path / "images.npy", "--backend", "emulator",
+                    "--precision", "fixed", "-n", "5", "-o", tmp_path / "out.npz", "--no-progress")
+    assert "5 samples" in stdout
+    assert np.load(tmp_path / "out.npz")["inputs"].shape == (5, 2, 6, 6)
+
+
 def test_console_script_exit_code_and_clean_stderr(tmp_path, workspace):
     """The installed ``neurovae`` executable, in a real process: status 2, one line, no traceback."""
     _, _, config = workspace

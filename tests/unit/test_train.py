@@ -2,13 +2,18 @@
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from neurovae.config import RunConfig, TrainConfig, load_config
 from neurovae.config.schema import DataConfig
-from neurovae.errors import CheckpointError, ConfigError
+from neurovae.errors import CheckpointError, ConfigError, OutputError
+from neurovae.io import atomic_path, lock_folder
 from neurovae.train.checkpoint import load_checkpoint, open_run, save_checkpoint
 from neurovae.train.loop import build_model, build_optimizer, pick_device, train
 
@@ -239,3 +244,66 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path, config, tiny_dataset
     tiny_dataset.images[0, 0, 0, 0] = float("nan")
     with pytest.raises(FloatingPointError, match="lower train.lr"):
         run(config(), tmp_path / "run", tiny_dataset)
+
+
+# ---------------------------------------------------------------------------- run lock, killed writers' leftovers
+
+HOLD_LOCK = """
+import sys
+from neurovae.io import lock_folder
+with lock_folder(sys.argv[1], "hint"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from neurovae.io import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_bytes(b"half a checkpoint")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def python(code, *args, **kwargs):
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], text=True, **kwargs)
+
+
+def test_a_second_training_into_a_run_is_refused_until_the_first_ends(tmp_path, config, tiny_dataset):
+    out = tmp_path / "run"
+    holder = python(HOLD_LOCK, out, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(OutputError, match=re.escape(f"{out} is being written by process {holder.pid}; wait")):
+            run(config(), out, tiny_dataset)
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]  # nothing of the refused run was written
+    finally:
+        holder.kill()  # kill -9: the kernel releases the lock, the lock file stays behind
+        holder.wait()
+    paths = run(config(), out, tiny_dataset)
+    assert sorted(p.name for p in paths.root.iterdir()) == RUN_FILES  # lock taken over and removed at the end
+    with lock_folder(out, "hint"), pytest.raises(OutputError, match=f"process {os.getpid()}; hint"):
+        with lock_folder(out, "hint"):  # a second holder in the same process is refused too
+            pass
+
+
+def test_temporary_files_of_killed_writers_are_removed_on_the_next_start(tmp_path, config, tiny_dataset):
+    out = tmp_path / "run"
+    python(KILLED_MID_WRITE, out / "checkpoint.pt").wait()
+    python(KILLED_MID_WRITE, out / "history.csv").wait()
+    names = sorted(p.name for p in out.iterdir())
+    assert [name.split(".")[1] for name in names] == ["checkpoint", "history"] and names[0].endswith(".tmp")
+    live = out / f".checkpoint.pt.{os.getpid()}.busy.tmp"  # a running writer's file is never touched
+    live.write_bytes(b"")
+    with atomic_path(out / "checkpoint.pt") as tmp:  # the next write of the same file removes its own leftovers
+        tmp.write_bytes(b"whole")
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, "checkpoint.pt", names[1]])
+    run(config(), out, tiny_dataset)  # a training holding the run's lock removes every leftover in it
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, *RUN_FILES])
+
+
+def test_a_file_where_the_run_folder_must_be_is_a_one_line_error(tmp_path, config, tiny_dataset):
+    (tmp_path / "taken").write_text("")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "run"):
+        with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'taken'} is a file, not a folder")):
+            run(config(), out, tiny_dataset)
