@@ -73,14 +73,13 @@ class LayerPlacement:
 
 def place(network: NetworkRecord, target: TargetProfile) -> list[LayerPlacement]:
     """Per-layer neurons, synapses and cores of ``network`` on ``target``."""
-    placements, shape = [], None
-    for index, layer in enumerate(network.layers):
-        if layer.spiking:
-            neurons = int(np.prod(layer.shape))
-            synapses = int(fan_in(layer, shape, structural=True).sum())
-            cores = max(math.ceil(neurons / target.neurons_per_core), math.ceil(synapses / target.synapses_per_core))
-            placements.append(LayerPlacement(index, layer.type, neurons, synapses, cores))
-        shape = tuple(layer.output_shape(shape))
+    placements = []
+    for index in network.spiking_layers:
+        layer = network.layers[index]
+        neurons = int(np.prod(layer.shape))
+        synapses = int(fan_in(layer, network.input_shapes[index], structural=True).sum())
+        cores = max(math.ceil(neurons / target.neurons_per_core), math.ceil(synapses / target.synapses_per_core))
+        placements.append(LayerPlacement(index, layer.type, neurons, synapses, cores))
     return placements
 
 

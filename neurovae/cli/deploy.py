@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output
 
 PARTS = ("encoder", "decoder", "full")
 EMULATOR_FROM = 64
@@ -26,6 +26,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--weight-scale", type=float, metavar="S",
                         help="with --precision fixed: one scale (device units per training unit) for every layer "
                              "instead of the automatic per-layer scales")
+    add_force_argument(export)
     export.set_defaults(handler=run_export)
 
     inspect = commands.add_parser("inspect", help="summarize a netx file: layers, neurons, cores needed")
@@ -43,14 +44,41 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                      f"emulator: the batched PyTorch emulator, equal to Lava (default: emulator for -n >= "
                      f"{EMULATOR_FROM}, else lava)")
     run.add_argument("--precision", choices=("float", "fixed"), default="float")
-    run.add_argument("--steps", type=int, help="time steps per sample (default: the file's)")
+    run.add_argument("--steps", type=int, help="time steps per sample (default: the file's T (a SLAYER file's "
+                     "simulation/tSample) plus the layers' latency, or the reset interval)")
+    add_reset_arguments(run)
     run.add_argument("-n", "--samples", type=int, default=16, help="number of samples (default 16)")
     run.add_argument("--seed", type=int, default=0)
     add_data_argument(run)
-    run.add_argument("-o", "--out", default="lava_run.npz", help="output .npz (a .png grid is written beside it)")
+    run.add_argument("-o", "--out", default="lava_run.npz",
+                     help="output .npz (for image outputs, a .png grid is written beside it)")
     run.add_argument("--voltages", action="store_true", help="also record every layer's voltages")
+    add_force_argument(run)
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(handler=run_network)
+
+
+def add_reset_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--reset-interval N [--reset-offset K]``: lava-dl netx's reset schedule (see neurovae.simulate.schedule)."""
+    parser.add_argument("--reset-interval", type=int, metavar="N",
+                        help="run the samples back to back in one network, zeroing layer k's neurons every N steps "
+                        "at step K + 1 + k, as lava-dl's netx.hdf5.Network(reset_interval, reset_offset) does "
+                        "(default: every sample runs in a fresh network)")
+    parser.add_argument("--reset-offset", type=int, default=0, metavar="K", help="phase of the reset schedule "
+                        "(default 0)")
+
+
+def reset_schedule(args: argparse.Namespace):
+    """The :class:`~neurovae.simulate.schedule.ResetSchedule` the flags ask for, or None."""
+    from neurovae.simulate.schedule import ResetSchedule
+
+    if args.reset_interval is None:
+        if args.reset_offset:
+            from neurovae.simulate import SimulationError
+
+            raise SimulationError("--reset-offset needs --reset-interval N")
+        return None
+    return ResetSchedule(args.reset_interval, args.reset_offset)
 
 
 def export_paths(out: str, part: str) -> dict[str, Path]:
@@ -72,6 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.weight_scale is not None and args.precision != "fixed":
         raise ExportError("--weight-scale sets the fixed-point scale: add --precision fixed")
+    check_output(*export_paths(args.out, args.part).values(), force=args.force)
     paths, config, state = open_run(args.run)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
@@ -116,9 +145,11 @@ def run_network(args: argparse.Namespace) -> int:
         from neurovae.simulate import SimulationError
 
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
+    check_output(args.out, Path(args.out).with_suffix(".png"), force=args.force)
     backend = args.backend or ("emulator" if args.samples >= EMULATOR_FROM else "lava")
     report = simulate_files(args.nets, args.input, backend=backend, precision=args.precision,
                             steps=args.steps, count=args.samples, seed=args.seed, data_dir=args.data,
-                            out=args.out, record_voltage=args.voltages, progress=not args.no_progress)
+                            out=args.out, record_voltage=args.voltages, progress=not args.no_progress,
+                            schedule=reset_schedule(args))
     print(report)
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument
+from neurovae.cli.common import add_data_argument, add_force_argument, check_output
+from neurovae.cli.deploy import add_reset_arguments, reset_schedule
 
 PARTS = ("encoder", "decoder", "full")
 
@@ -30,12 +31,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     energy.add_argument("--part", choices=PARTS, default="full",
                         help="with a run: which part to count (full: encoder then decoder)")
     energy.add_argument("-n", "--samples", type=int, default=64, help="number of samples (default 64)")
+    energy.add_argument("--steps", type=int, help="time steps per sample of a static input (default: the file's "
+                        "T plus the layers' latency, or the reset interval)")
+    add_reset_arguments(energy)
     energy.add_argument("--seed", type=int, default=0, help="seed of prior / host-side sampling")
     energy.add_argument("--profile", default="loihi1",
                         help="spiking energy profile: name in deploy/energy/ or YAML path (default loihi1)")
     energy.add_argument("--ann-profile", default="ann_horowitz2014", help="ANN baseline profile")
     add_data_argument(energy)
     energy.add_argument("-o", "--out", default="energy.json", help="JSON report (a .png plot is written beside it)")
+    add_force_argument(energy)
     energy.add_argument("--no-progress", action="store_true")
     energy.set_defaults(handler=run_energy)
 
@@ -67,6 +72,9 @@ def run_energy(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
+    if args.steps is not None and args.steps < 1:
+        raise SimulationError(f"--steps {args.steps}: give a positive number of time steps")
+    check_output(args.out, Path(args.out).with_suffix(".png"), force=args.force)
     spiking, ann = load_profile(args.profile), load_profile(args.ann_profile)  # a bad file fails before any run
     if len(args.targets) == 1 and not args.targets[0].endswith(".net"):
         names, networks, stacks = _networks_from_run(args.targets[0], args.part, args.precision, args.backend)
@@ -80,7 +88,7 @@ def run_energy(args: argparse.Namespace) -> int:
     inputs = resolve_input(args.input, networks[0], args.samples, args.seed, args.data)
     reports = energy_reports(names, networks, inputs, backend=args.backend, precision=args.precision,
                              spiking=spiking, ann=ann, stacks=stacks, seed=args.seed,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, steps=args.steps, schedule=reset_schedule(args))
     for report in reports:
         print(report.table())
         print()

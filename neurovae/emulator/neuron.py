@@ -158,16 +158,23 @@ class FixedLIFParams:
         """
         if not neuron.is_integer:
             raise ValueError("fixed point needs whole-number neuron parameters; quantize the network first")
-        effective = None
-        if bias is not None:
-            mant = np.trunc(np.asarray(bias, dtype=np.float64)).astype(np.int64)
-            mant = ((mant + (1 << 15)) & 0xFFFF) - (1 << 15)  # Lava's int16 bias_mant Var
-            effective = mant << fx.STATE_SHIFT  # |.| <= 2**21: Lava's int32 shift cannot overflow
+        effective = None if bias is None else bias_state(bias).numpy()
         u_factor, v_factor = DECAY_SCALE - int(neuron.iDecay), DECAY_SCALE - int(neuron.vDecay)
         dtype, wrap32, wrap24, clip = _plan_arithmetic(input_bound, u_factor, v_factor, effective)
         return cls(u_factor=u_factor, v_factor=v_factor, vth=int(neuron.vThMant) << fx.STATE_SHIFT,
                    bias=_bias_tensor(effective, shape, dtype, device), wrap32=wrap32, wrap24=wrap24, clip=clip,
                    dtype=dtype, v_min=None if neuron.vMinMant is None else int(neuron.vMinMant) << fx.STATE_SHIFT)
+
+
+def bias_state(bias: np.ndarray) -> torch.Tensor:
+    """A bias as Lava's fixed-point LIF adds it to the voltage (int64).
+
+    Truncated, stored in the int16 ``bias_mant`` Var (wrapping), shifted left by ``bias_exp = 6``. The shifted
+    value is at most ``2**21`` in magnitude, so Lava's int32 shift cannot overflow.
+    """
+    mant = np.trunc(np.asarray(bias, dtype=np.float64)).astype(np.int64)
+    mant = ((mant + (1 << 15)) & 0xFFFF) - (1 << 15)
+    return torch.from_numpy(mant << fx.STATE_SHIFT)
 
 
 def _plan_arithmetic(input_bound: float, u_factor: int, v_factor: int,

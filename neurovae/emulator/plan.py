@@ -1,11 +1,13 @@
 """Compile a netx network into emulator stages, and run one batch through them (time-major tensors).
 
-A :class:`Stage` is one netx layer: a reshape (``input``, ``flatten``, or any layer without neurons), or a
+A :class:`Stage` is one netx layer: a reshape (``input``, ``flatten``, or any layer without neurons), a
 synapse op from :data:`~neurovae.emulator.synapses.SYNAPSES` followed by a CUBA LIF step
-(:mod:`neurovae.emulator.neuron`).
+(:mod:`neurovae.emulator.neuron`), or an input neuron group (a SLAYER Input block) whose bias is the input.
 
 Timing is Lava's (see :mod:`neurovae.simulate`): a synapse delivers at step t what its input sent at step
-t-1, and nothing at a sample's first step, ``I_l(t) = W_l s_{l-1}(t-1)``. Because the network is feed-forward,
+t-1, and nothing at a sample's first step, ``I_l(t) = W_l s_{l-1}(t-1)``. With a
+:class:`~neurovae.simulate.schedule.ResetSchedule` the time axis is one continuous run instead, and each layer's
+neurons are zeroed at its own steps of the schedule. Because the network is feed-forward,
 :func:`run_batch` runs it layer by layer: one synapse call computes a layer's input for all steps of all
 samples at once (a large, fast matrix product or convolution), then the LIF recurrence runs over the steps.
 
@@ -16,15 +18,25 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from neurovae.emulator.neuron import FixedLIFParams, FloatLIFParams, LIFState, fixed_step, float_step
+from neurovae.emulator.neuron import (
+    FixedLIFParams,
+    FloatLIFParams,
+    LIFState,
+    bias_state,
+    fixed_step,
+    float_step,
+)
 from neurovae.emulator.synapses import SYNAPSES, Synapse, SynapseSpec
-from neurovae.netx import NetworkRecord
+from neurovae.netx import InputNeuronLayer, NetworkRecord
 from neurovae.simulate.result import SimulationError
+from neurovae.simulate.schedule import ResetSchedule
 
 GRADED_EXP = 6
 """Fixed point direct input: x is sent as ``round(x * 2**6)`` and the first synapse scales by ``2**-6``
@@ -40,18 +52,20 @@ class Stage:
     Attributes:
         index: the layer's index in the netx file.
         out_shape: its CHW output shape.
-        synapse: the synapse op (None: the layer is a reshape).
+        synapse: the synapse op (None: a reshape, or input neurons).
         neuron: the LIF parameters (None: a reshape).
+        input_neurons: the input neuron group whose bias is the input (None: the layer has a synapse, or none).
     """
 
     index: int
     out_shape: tuple[int, ...]
     synapse: Synapse | None = None
     neuron: FloatLIFParams | FixedLIFParams | None = None
+    input_neurons: InputNeuronLayer | None = None
 
     def __post_init__(self) -> None:
-        if (self.synapse is None) != (self.neuron is None):
-            raise ValueError("a stage has both a synapse and a neuron, or neither (a reshape)")
+        if (self.synapse is None and self.input_neurons is None) != (self.neuron is None):
+            raise ValueError("a stage's neurons are driven by a synapse or by the input; a reshape has neither")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -100,6 +114,11 @@ def compile_network(network: NetworkRecord, precision: str, device: str | torch.
     stages, shape, bound = [], tuple(network.input_shape), float(input_bound)
     for index, (layer, out_shape) in enumerate(zip(network.layers, network.shapes, strict=True)):
         out_shape = tuple(out_shape)
+        if isinstance(layer, InputNeuronLayer):
+            stages.append(Stage(index, out_shape, neuron=_input_neuron_params(layer, precision, device),
+                                input_neurons=layer))
+            shape = out_shape
+            continue
         if not layer.spiking:
             stages.append(Stage(index, out_shape))
             shape = out_shape
@@ -124,6 +143,17 @@ def compile_network(network: NetworkRecord, precision: str, device: str | torch.
     return Plan(stages=tuple(stages), precision=precision, input_shape=tuple(network.input_shape), device=device)
 
 
+def _input_neuron_params(layer: InputNeuronLayer, precision: str,
+                         device: torch.device) -> FloatLIFParams | FixedLIFParams:
+    """The input neurons' LIF parameters, planned for any bias Lava's int16 ``bias_mant`` holds.
+
+    Each batch's bias replaces the placeholder.
+    """
+    if precision == "fixed":
+        return FixedLIFParams.from_neuron(layer.neuron, np.array([-(1 << 15)]), (1,), device, input_bound=0.0)
+    return FloatLIFParams.from_neuron(layer.neuron, None, (1,), device)
+
+
 @dataclass
 class BatchRecord:
     """What one batch produced (time-major, on the plan's device).
@@ -140,15 +170,18 @@ class BatchRecord:
 
 
 def run_batch(plan: Plan, frames: torch.Tensor, record_spikes: Collection[int] | None = None,
-              record_voltage: bool | Collection[int] = False) -> BatchRecord:
+              record_voltage: bool | Collection[int] = False, schedule: ResetSchedule | None = None) -> BatchRecord:
     """Run ``frames`` ``[T, B, *input_shape]`` (fixed point: whole numbers) through the compiled network.
 
     Args:
         plan: the compiled network.
-        frames: the input; 0/1 spikes, or graded values (fixed point: already ``round(64 x)``).
+        frames: the input; 0/1 spikes, graded values (fixed point: already ``round(64 x)``), or the values
+            whose transform is an input neuron group's bias.
         record_spikes: layer indices whose spikes to return (None: every spiking layer).
         record_voltage: also return every spiking layer's voltage at every step (or only those of the layer
             indices given).
+        schedule: zero each layer at its steps of this netx schedule, step 0 being Lava's time step 1 (None:
+            every sample starts from zero at step 0 and is never reset).
     """
     steps, batch = int(frames.shape[0]), int(frames.shape[1])
     scale = 2.0**-STATE_EXP if plan.precision == "fixed" else 1.0
@@ -156,19 +189,27 @@ def run_batch(plan: Plan, frames: torch.Tensor, record_spikes: Collection[int] |
     wanted = set(plan.spiking if record_spikes is None else record_spikes)
     record, x, shape = BatchRecord(), frames, plan.input_shape
     last = plan.spiking[-1]
+    neuron_order = 0
     for stage in plan.stages:
-        if stage.synapse is None:
+        if stage.neuron is None:
             x, shape = x.reshape(steps, batch, *stage.out_shape), stage.out_shape
             continue
-        drive = _synaptic_input(stage, x, shape)
+        layer_order, neuron_order = neuron_order, neuron_order + 1
         state = LIFState.zeros((batch, *stage.out_shape), stage.dtype, plan.device)
         silence = torch.zeros((batch, *stage.out_shape), dtype=stage.dtype, device=plan.device)
+        if stage.input_neurons is None:
+            drive, biases = _synaptic_input(stage, x, shape), None
+        else:
+            drive, biases = [], _input_biases(stage, x, plan.precision)
         spikes = torch.empty((steps, batch, *stage.out_shape), dtype=torch.bool, device=plan.device)
         keep_voltage = record_voltage is True or (record_voltage is not False and stage.index in record_voltage)
         volts = torch.empty(spikes.shape, dtype=torch.float64, device=plan.device) if keep_voltage else None
         for t in range(steps):
-            a = drive[t - 1] if t > 0 and drive[t - 1] is not None else silence
-            spikes[t], state = step(a, state, stage.neuron)
+            if schedule is not None and t and schedule.resets(layer_order, t):
+                state = LIFState.zeros(state.u.shape, stage.dtype, plan.device)
+            a = drive[t - 1] if 0 < t <= len(drive) and drive[t - 1] is not None else silence
+            params = stage.neuron if biases is None else dataclasses.replace(stage.neuron, bias=biases[t])
+            spikes[t], state = step(a, state, params)
             if volts is not None:
                 volts[t] = state.v.to(torch.float64) * scale
         del drive
@@ -180,6 +221,17 @@ def run_batch(plan: Plan, frames: torch.Tensor, record_spikes: Collection[int] |
             record.readout = state.v.to(torch.float64) * scale
         x, shape = spikes, stage.out_shape
     return record
+
+
+def _input_biases(stage: Stage, x: torch.Tensor, precision: str) -> torch.Tensor:
+    """The input neurons' bias at every step, ``[T, B, *shape]``, as their ``LIF`` adds it to the voltage.
+
+    Fixed point: ``trunc(weight x + bias)`` stored in Lava's int16 ``bias_mant`` and shifted by its ``bias_exp``.
+    """
+    values = stage.input_neurons.input_bias(x.cpu().numpy(), precision)
+    if precision == "fixed":
+        return bias_state(values).to(device=x.device, dtype=stage.dtype)
+    return torch.from_numpy(values).to(device=x.device, dtype=torch.float64)
 
 
 def _synaptic_input(stage: Stage, x: torch.Tensor, shape: tuple[int, ...]) -> list[torch.Tensor | None]:

@@ -20,10 +20,11 @@ from collections.abc import Collection
 import numpy as np
 import torch
 
-from neurovae.emulator.plan import GRADED_EXP, compile_network, run_batch
+from neurovae.emulator.plan import GRADED_EXP, Plan, compile_network, run_batch
 from neurovae.netx import NetworkRecord
 from neurovae.progress import sample_bar
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
+from neurovae.simulate.schedule import ResetSchedule
 
 DEFAULT_BATCH = 32
 """Samples per batch: large enough that every synapse call is one big matrix product, small enough that a
@@ -44,9 +45,10 @@ def device_inputs(network: NetworkRecord, data: np.ndarray, precision: str) -> n
     """The input values as Lava's first synapse receives them: fixed point direct input as ``round(64 x)``.
 
     ``data`` is float64 ``[N, *input_shape, T]`` from :func:`~neurovae.simulate.result.check_inputs`; the
-    rounding is numpy's (half to even) and the int32 cast is Lava's source buffer's.
+    rounding is numpy's (half to even) and the int32 cast is Lava's source buffer's. A bias-driven input
+    (``input_encoding='bias'``) is returned as it is: the input neurons' transform applies to the values.
     """
-    if precision != "fixed":
+    if precision != "fixed" or network.input_encoding == "bias":
         return data
     scale = 2**GRADED_EXP if network.input_encoding == "direct" else 1
     return np.round(data * scale).astype(np.int32).astype(np.float64)
@@ -62,6 +64,7 @@ def run_emulator(
     progress: bool = True,
     steps: int | None = None,
     record_layers: Collection[int] | None = None,
+    schedule: ResetSchedule | None = None,
 ) -> SimulationResult:
     """Run N samples through a netx network in batches, bit-exact with Lava ``fixed_pt`` (equal to ``floating_pt``).
 
@@ -78,6 +81,9 @@ def run_emulator(
         steps: T, required when ``inputs`` has no time axis.
         record_layers: indices of the spiking layers whose spikes to keep (None: all); the last spiking layer's
             readout voltage is always kept. Keeping fewer saves memory on large runs.
+        schedule: lava-dl netx's reset schedule (see :mod:`neurovae.simulate.schedule`): the samples then run
+            back to back as one continuous run, as netx runs them, and each layer is zeroed at its own steps of
+            the schedule (None: every sample is a fresh network).
 
     Returns:
         The same record as :func:`neurovae.simulate.run_lava`, with ``backend='emulator'``.
@@ -104,6 +110,8 @@ def run_emulator(
         raise SimulationError(f"record_layers {unknown} are not spiking layers; choose from "
                               f"{list(record.spiking_layers)}")
     plan = compile_network(record, precision, target, input_bound=float(np.max(np.abs(data), initial=0.0)))
+    if schedule is not None:
+        return _run_scheduled(record, plan, data, schedule, keep, record_voltage, progress, start)
     samples, window = data.shape[0], data.shape[-1]
     shapes = dict(zip(range(len(record.layers)), record.shapes, strict=True))
     spikes = {i: np.empty((samples, *shapes[i], window), dtype=bool) for i in keep}
@@ -123,6 +131,33 @@ def run_emulator(
             bar.update(chunk.stop - chunk.start)
     return SimulationResult(spikes=spikes, readout_voltage=readout, readout=record.readout, precision=precision,
                             backend="emulator", wall_s=time.perf_counter() - start, voltages=voltages)
+
+
+def _run_scheduled(record: NetworkRecord, plan: Plan, data: np.ndarray, schedule: ResetSchedule,
+                   keep: tuple[int, ...], record_voltage: bool, progress: bool, start: float) -> SimulationResult:
+    """All samples back to back as one run of ``N * T`` steps under ``schedule``, split back into samples.
+
+    The readout is the last layer's voltage at the last step of every sample's ``T`` steps.
+    """
+    samples, window = data.shape[0], data.shape[-1]
+    timeline = np.moveaxis(data, -1, 1).reshape(samples * window, 1, *data.shape[1:-1])  # [N*T, 1, *shape]
+    last = plan.spiking[-1]
+    voltage_layers = plan.spiking if record_voltage else (last,)
+    with torch.inference_mode(), sample_bar(samples, progress, f"emulator {plan.precision}, netx schedule") as bar:
+        out = run_batch(plan, torch.from_numpy(np.ascontiguousarray(timeline)).to(plan.device), record_spikes=keep,
+                        record_voltage=voltage_layers, schedule=schedule)
+        bar.update(samples)
+
+    def split(array: torch.Tensor) -> np.ndarray:  # [N*T, 1, *shape] -> [N, *shape, T]
+        values = array.reshape(samples, window, *array.shape[2:]).cpu().numpy()
+        return np.moveaxis(values, 1, -1)
+
+    spikes = {i: split(out.spikes[i]) for i in keep}
+    volts = {i: split(out.voltages[i]) for i in voltage_layers}
+    readout = volts[last][..., -1]
+    return SimulationResult(spikes=spikes, readout_voltage=readout, readout=record.readout, precision=plan.precision,
+                            backend="emulator", wall_s=time.perf_counter() - start,
+                            voltages=volts if record_voltage else {})
 
 
 def _samples_first(array: torch.Tensor) -> np.ndarray:

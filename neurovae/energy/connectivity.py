@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from neurovae.emulator.synapses import SYNAPSES, SynapseSpec
-from neurovae.netx import ConvLayer, ConvTLayer, CubaNeuron, DenseLayer  # noqa: F401 - doctest names
+from neurovae.netx import ConvLayer, ConvTLayer, CubaNeuron, DenseLayer, InputNeuronLayer  # noqa: F401 - doctest names
 
-SynapticLayer = DenseLayer | ConvLayer | ConvTLayer
+SynapticLayer = DenseLayer | ConvLayer | ConvTLayer | InputNeuronLayer
 
 
 def _mask_op(layer: SynapticLayer, input_shape: tuple[int, ...], structural: bool):
@@ -37,11 +37,13 @@ def fan_in(layer: SynapticLayer, input_shape: tuple[int, ...], structural: bool 
     """Input connections of every neuron of ``layer`` (its CHW shape), borders counted exactly.
 
     Args:
-        layer: a dense, conv or convT record.
+        layer: a dense, conv or convT record (or an input neuron group, which no synapse reaches: zeros).
         input_shape: the layer's CHW input shape.
         structural: count every connection the layer's geometry makes (what a core stores), not only those
             with a non-zero weight (what an event actually costs).
     """
+    if isinstance(layer, InputNeuronLayer):  # driven by its bias: no synapse reaches it
+        return np.zeros(layer.shape, dtype=np.int64)
     op = _mask_op(layer, input_shape, structural)
     ones = torch.ones((1, *input_shape), dtype=torch.float64)
     return op(ones)[0].round().long().numpy()
@@ -52,6 +54,8 @@ def fan_out(layer: SynapticLayer, input_shape: tuple[int, ...], structural: bool
 
     That is the number of synaptic operations one input spike there costs (see :func:`fan_in` for the arguments).
     """
+    if isinstance(layer, InputNeuronLayer):
+        return np.zeros(input_shape, dtype=np.int64)
     op = _mask_op(layer, input_shape, structural)
     ones = torch.ones((1, *input_shape), dtype=torch.float64, requires_grad=True)
     with torch.enable_grad():

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurovae.energy.connectivity import fan_in, fan_out
-from neurovae.netx import NetworkRecord
+from neurovae.netx import InputNeuronLayer, NetworkRecord
 from neurovae.simulate.result import SimulationError, SimulationResult
 
 
@@ -98,7 +98,7 @@ class OperationCounter:
         source = None
         last = network.spiking_layers[-1]
         for index in network.spiking_layers:
-            layer, shape = network.layers[index], tuple(network.shapes[index - 1])
+            layer, shape = network.layers[index], network.input_shapes[index]
             readout = index == last and network.readout == "voltage"
             self._plans.append(_LayerPlan(index, layer.type, source, shape, fan_out(layer, shape),
                                           int(fan_in(layer, shape, structural=True).sum()), readout))
@@ -113,10 +113,12 @@ class OperationCounter:
             ("input_events", "synaptic_ops", "active_updates", "inactive_updates", "output_spikes"), 0)
             for plan in self._plans}
 
-    def update(self, inputs: np.ndarray, result: SimulationResult) -> None:
+    def update(self, inputs: np.ndarray, result: SimulationResult, continuous: bool = False) -> None:
         """Add a batch: the ``inputs`` ``[N, *input_shape, T]`` the backend ran and its ``result``.
 
-        ``result`` must hold every spiking layer's spikes and voltages (``record_voltage=True``).
+        ``result`` must hold every spiking layer's spikes and voltages (``record_voltage=True``). ``continuous``:
+        the samples ran back to back as one run (a netx reset schedule), so only the run's very last step is
+        never delivered.
         """
         missing = [plan.index for plan in self._plans if plan.index not in result.voltages
                    or plan.index not in result.spikes]
@@ -131,9 +133,16 @@ class OperationCounter:
         self.steps = steps
         self.samples += samples
         for plan in self._plans:
-            events = inputs if plan.source is None else result.spikes[plan.source]
-            events = np.asarray(events).reshape(samples, *plan.input_shape, steps)[..., :-1] != 0
-            per_input = events.sum(axis=(0, events.ndim - 1), dtype=np.int64)
+            if isinstance(self.network.layers[plan.index], InputNeuronLayer):  # bias-driven: no input events
+                per_input = np.zeros(plan.input_shape, dtype=np.int64)
+            else:
+                events = inputs if plan.source is None else result.spikes[plan.source]
+                events = np.asarray(events).reshape(samples, *plan.input_shape, steps) != 0
+                if continuous:
+                    events[-1, ..., -1] = False
+                else:
+                    events = events[..., :-1]
+                per_input = events.sum(axis=(0, events.ndim - 1), dtype=np.int64)
             spikes = np.asarray(result.spikes[plan.index], dtype=bool)
             voltages = np.asarray(result.voltages[plan.index])
             before = np.concatenate([np.zeros_like(voltages[..., :1]), voltages[..., :-1]], axis=-1)

@@ -28,6 +28,7 @@ from neurovae.neurons import SpikingStack
 from neurovae.progress import sample_bar
 from neurovae.simulate.host import posterior_spikes, run_steps
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision
+from neurovae.simulate.schedule import ResetSchedule
 
 BACKENDS = ("torch", "lava", "emulator")
 BATCH = {"torch": 64, "emulator": 64, "lava": None}
@@ -68,10 +69,13 @@ class Runner:
     backend: str
     precision: str
     stacks: Sequence[SpikingStack] | None = None
+    schedule: ResetSchedule | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise SimulationError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.backend == "torch" and self.schedule is not None:
+            raise SimulationError("a netx reset schedule runs on lava or the emulator, not on the snnTorch model")
         if self.backend == "torch":
             if self.stacks is None:
                 raise SimulationError("the torch backend runs the trained snnTorch model: give the run directory "
@@ -87,39 +91,44 @@ class Runner:
         if self.backend == "lava":
             from neurovae.simulate import run_lava
 
-            return run_lava(network, inputs, precision=self.precision, record_voltage=True, progress=False)
+            return run_lava(network, inputs, precision=self.precision, record_voltage=True, progress=False,
+                            schedule=self.schedule)
         from neurovae.emulator import run_emulator
 
         return run_emulator(network, inputs, precision=self.precision, record_voltage=True, progress=False,
-                            batch_size=len(inputs))
+                            batch_size=len(inputs), schedule=self.schedule)
 
 
 def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: str = "emulator",
                 precision: str = "float", stacks: Sequence[SpikingStack] | None = None, seed: int = 0,
-                batch_size: int | None = None, progress: bool = True) -> list[list[LayerCounts]]:
+                batch_size: int | None = None, progress: bool = True, steps: int | None = None,
+                schedule: ResetSchedule | None = None) -> list[list[LayerCounts]]:
     """Per-layer counts of each network of a chain (one network, or an encoder then a decoder).
 
     Args:
         networks: one network, or an encoder and a decoder, whose input the host samples from the encoder's
             output (:func:`~neurovae.simulate.host.posterior_spikes`, seeded, as ``neurovae run`` does).
-        inputs: the first network's input, ``[N, *input_shape, T]`` or static ``[N, *input_shape]`` (run for the
-            file's steps plus its latency).
+        inputs: the first network's input, ``[N, *input_shape, T]`` or static ``[N, *input_shape]`` (run for
+            ``steps``: by default the file's steps plus its latency, or the schedule's interval).
         backend: ``torch``, ``lava`` or ``emulator``.
         precision: ``float`` or ``fixed`` (not for ``torch``).
         stacks: the snnTorch stacks of the networks (``torch`` backend only).
         seed: seed of the host-side sampling.
         batch_size: samples per batch (default per backend, :data:`BATCH`).
         progress: show a progress bar over samples.
+        steps: steps per sample of static inputs (see ``inputs``).
+        schedule: lava-dl netx's reset schedule: the samples then run back to back as one run (one batch).
     """
     if not 1 <= len(networks) <= 2:
         raise SimulationError("give one network, or two (encoder then decoder)")
-    run = Runner(backend, precision, stacks)
+    run = Runner(backend, precision, stacks, schedule)
     for network in networks:
         check_precision(network, precision)
     first = networks[0]
     static = np.ndim(inputs) == len(first.input_shape) + 1
-    data = check_inputs(first, inputs, run_steps(first) if static else None)
-    size = int(batch_size or BATCH[backend] or len(data))
+    default = schedule.interval if schedule is not None else run_steps(first)
+    data = check_inputs(first, inputs, (steps or default) if static else steps)
+    size = len(data) if schedule is not None else int(batch_size or BATCH[backend] or len(data))
     counters = [OperationCounter(network) for network in networks]
     rng = np.random.default_rng(seed)
     with sample_bar(len(data), progress, f"counting on {backend} ({precision})") as bar:
@@ -130,7 +139,8 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
                 if position:
                     batch = posterior_spikes(networks[position - 1], network, result, rng)
                 result = run(position, network, batch)
-                counters[position].update(device_inputs(network, batch, precision), result)
+                counters[position].update(device_inputs(network, batch, precision), result,
+                                          continuous=schedule is not None)
             bar.update(bar_step)
     return [counter.compute() for counter in counters]
 
@@ -138,7 +148,8 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
 def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inputs: np.ndarray,
                    backend: str = "emulator", precision: str = "float", spiking: EnergyProfile | None = None,
                    ann: EnergyProfile | None = None, stacks: Sequence[SpikingStack] | None = None,
-                   seed: int = 0, progress: bool = True) -> list[EnergyReport]:
+                   seed: int = 0, progress: bool = True, steps: int | None = None,
+                   schedule: ResetSchedule | None = None) -> list[EnergyReport]:
     """Count a chain (see :func:`count_chain`) and price each network: one :class:`EnergyReport` per network.
 
     ``spiking`` / ``ann``: the profiles (default ``loihi1`` / ``ann_horowitz2014``), read before any simulation
@@ -146,7 +157,7 @@ def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inpu
     """
     spiking, ann = spiking or load_profile("loihi1"), ann or load_profile("ann_horowitz2014")
     counts = count_chain(networks, inputs, backend=backend, precision=precision, stacks=stacks, seed=seed,
-                         progress=progress)
+                         progress=progress, steps=steps, schedule=schedule)
     notes = [] if len(networks) == 1 else ["the decoder's input is sampled on the host from the encoder's output "
                                            "(ESVAE: Poisson; FSVAE: autoregressive Bernoulli) and not counted"]
     return [EnergyReport(name, layer_counts, spiking, ann, backend=backend, precision=precision, notes=notes)

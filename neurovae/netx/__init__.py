@@ -52,7 +52,15 @@ from neurovae.netx.conv import ConvLayer, ConvTLayer
 from neurovae.netx.describe import describe
 from neurovae.netx.errors import NetxError
 from neurovae.netx.hdf5 import read_netx, write_netx
-from neurovae.netx.layers import LAYER_TYPES, DenseLayer, FlattenLayer, InputLayer, Layer, register_layer
+from neurovae.netx.layers import (
+    LAYER_TYPES,
+    DenseLayer,
+    FlattenLayer,
+    InputLayer,
+    InputNeuronLayer,
+    Layer,
+    register_layer,
+)
 from neurovae.netx.network import ENCODINGS, PRECISIONS, READOUTS, NetworkRecord
 from neurovae.netx.neuron import DECAY_SCALE, CubaNeuron
 
@@ -68,6 +76,7 @@ __all__ = [
     "DenseLayer",
     "FlattenLayer",
     "InputLayer",
+    "InputNeuronLayer",
     "Layer",
     "NetworkRecord",
     "NetxError",

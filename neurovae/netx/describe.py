@@ -40,7 +40,7 @@ def describe(network: NetworkRecord) -> str:
 
     params = sum(layer.num_params for layer in network.layers)
     neurons = sum(network.layers[i].num_neurons for i in network.spiking_layers)
-    not_stock = [f"{i} ({layer.type})" for i, layer in enumerate(network.layers) if not stock[i]]
+    problems = network.stock_problems
     header = (
         f"netx network: {len(network.layers)} layers, {params:,} parameters, {neurons:,} neurons; "
         f"input {'x'.join(map(str, network.input_shape))} ({network.input_encoding}), "
@@ -48,11 +48,11 @@ def describe(network: NetworkRecord) -> str:
         f"precision={network.precision}, weight scale={_number(network.weight_scale)}, "
         f"written by {'neurovae ' + network.neurovae_version if network.neurovae_version else 'another tool'}"
     )
-    footer = (
-        "stock lava-dl netx can load every layer"
-        if not not_stock
-        else f"stock lava-dl netx cannot load layer {', '.join(not_stock)}; use neurovae.simulate.run_lava"
-    )
+    footer = "stock lava-dl netx runs every layer as it is" if not problems else "\n".join(
+        ["stock lava-dl netx cannot run this file as it is (neurovae's lava and emulator backends can):"]
+        + [f"  layer {i} ({network.layers[i].type}): {why}" for i, why in problems.items()]
+        + (["  a fixed-point export (neurovae export --lava --precision fixed) has whole-number values"]
+           if network.precision == "float" else []))
     table = [line(_COLUMNS), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
     if network.layer_scales is not None:
         scales = ", ".join(f"{i}: {_number(s)}" for i, s in enumerate(network.layer_scales) if s)

@@ -3,7 +3,8 @@
 The layout is documented in :mod:`neurovae.netx`. Reading accepts both neurovae's files and files written by
 lava-dl's own SLAYER ``export_hdf5`` (root attributes absent: ``precision`` is then ``fixed`` when every
 parameter is a whole number, ``readout`` is ``voltage`` when the last layer's threshold is SLAYER's
-"never fires" value ``2**18 - 1``).
+"never fires" value ``2**18 - 1``, ``input_encoding`` is ``bias`` when layer 0 is an Input block with neurons, and
+``steps`` is the ``simulation/tSample`` that SLAYER networks write).
 
 Example:
     >>> write_netx(network, "model.net")  # doctest: +SKIP
@@ -22,7 +23,7 @@ import numpy as np
 
 from neurovae.io import atomic_path
 from neurovae.netx.errors import NetxError
-from neurovae.netx.layers import LAYER_TYPES, Layer
+from neurovae.netx.layers import LAYER_TYPES, InputNeuronLayer, Layer
 from neurovae.netx.network import NetworkRecord
 
 SLAYER_NEVER_FIRES = (1 << 18) - 1
@@ -115,7 +116,20 @@ def _foreign_attributes(layers: list[Layer]) -> dict[str, Any]:
     )
     last = layers[-1]
     readout = "voltage" if last.spiking and last.neuron.vThMant >= SLAYER_NEVER_FIRES else "spikes"  # type: ignore[attr-defined]
-    return {"precision": "fixed" if whole else "float", "readout": readout, "neurovae_version": ""}
+    encoding = "bias" if isinstance(layers[0], InputNeuronLayer) else "spikes"
+    return {"precision": "fixed" if whole else "float", "readout": readout, "input_encoding": encoding,
+            "neurovae_version": ""}
+
+
+def _sample_steps(source: Path, handle: h5py.File) -> int | None:
+    """``simulation/tSample`` of a file written by a SLAYER network's ``export_hdf5`` (None: not stated)."""
+    value = handle.get("simulation/tSample")
+    if not isinstance(value, h5py.Dataset):
+        return None
+    steps = np.asarray(value[()]).reshape(-1)
+    if steps.size != 1 or not np.isfinite(steps[0]) or steps[0] < 1 or steps[0] != int(steps[0]):
+        raise NetxError(f"{source}: simulation/tSample={steps.tolist()} must be one positive whole number of steps")
+    return int(steps[0])
 
 
 def read_netx(path: str | os.PathLike) -> NetworkRecord:
@@ -142,12 +156,15 @@ def read_netx(path: str | os.PathLike) -> NetworkRecord:
             attrs = {k: _decode(v) for k, v in handle.attrs.items()}
             host_group = handle.get("host")
             host = {k: np.asarray(v[()]) for k, v in host_group.items()} if isinstance(host_group, h5py.Group) else {}
+            sample_steps = _sample_steps(source, handle)
     except OSError as error:
         raise NetxError(f"{source}: cannot read the HDF5 file ({error})") from None
     if not layers:
         raise NetxError(f"{source}: the 'layer' group is empty; the file holds no network")
     if "neurovae_version" not in attrs:
         attrs = {**_foreign_attributes(layers), **attrs}
+    if "steps" not in attrs and sample_steps is not None:
+        attrs["steps"] = sample_steps
     known = ("steps", "input_encoding", "readout", "weight_scale", "precision", "model_config", "neurovae_version",
              "layer_scales")
     kwargs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items() if k in known}

@@ -152,13 +152,81 @@ class InputLayer(Layer):
 
     @classmethod
     def from_datasets(cls, data: Mapping[str, Any]) -> InputLayer:
-        """Read ``shape``; a SLAYER Input block (with a neuron group) is refused."""
-        if any(k.startswith("neuron/") or k in ("weight", "bias") for k in data):
-            raise NetxError(
-                "is an input layer with a neuron group (a SLAYER Input block); neurovae and a spike source "
-                "need an input layer that holds only 'shape': export the network without the Input block"
-            )
-        return cls(shape=tuple(np.atleast_1d(_required(data, "shape"))))
+        """Read ``shape``; with a neuron group (a SLAYER Input block) the layer is an :class:`InputNeuronLayer`."""
+        shape = tuple(np.atleast_1d(_required(data, "shape")))
+        if any(k.startswith("neuron/") for k in data):
+            return InputNeuronLayer(shape=shape, neuron=CubaNeuron.from_datasets(data),
+                                    weight=_transform(data, "weight", INPUT_WEIGHT),
+                                    bias=_transform(data, "bias", 0.0))
+        if any(k in ("weight", "bias") for k in data):
+            raise NetxError("is an input layer with an input transform ('weight'/'bias') but no neuron group; "
+                            "a transform needs the Input block's neurons")
+        return cls(shape=shape)
+
+
+INPUT_WEIGHT = 64.0
+"""lava-dl netx's input transform weight when an Input block's file holds none."""
+
+
+def _transform(data: Mapping[str, Any], key: str, default: float) -> float:
+    """One number of an Input block's transform (SLAYER writes it as a one-element array)."""
+    if key not in data:
+        return default
+    values = np.asarray(data[key], dtype=np.float64).reshape(-1)
+    if values.size != 1 or not np.isfinite(values[0]):
+        raise NetxError(f"has an input transform {key} of {values.size} values; it must be one finite number")
+    return float(values[0])
+
+
+@dataclass(frozen=True, eq=False)
+class InputNeuronLayer(InputLayer):
+    """``input`` with a neuron group (SLAYER's ``Input`` block): neurons driven by the input as a bias.
+
+    No synapse feeds them. A sample's input ``x`` (shape ``shape``) becomes each neuron's bias
+    ``weight * x + bias`` for the whole sample, as lava-dl's examples load it into ``bias_mant`` (fixed point:
+    truncated toward zero to whole numbers, as their datasets' ``astype(np.int32)`` does). The neurons' spikes
+    feed the next layer like any layer's.
+
+    Attributes:
+        shape: ``(n,)`` or ``(C, H, W)``.
+        neuron: the CUBA neuron of every input.
+        weight: the transform's scale (lava-dl netx's default 64).
+        bias: the transform's offset.
+    """
+
+    neuron: CubaNeuron = dataclasses.field(default_factory=CubaNeuron)
+    weight: float = INPUT_WEIGHT
+    bias: float = 0.0
+    spiking: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.neuron, CubaNeuron):
+            raise NetxError(f"neuron must be a CubaNeuron record, got {type(self.neuron).__name__}")
+        for name in ("weight", "bias"):
+            value = float(getattr(self, name))
+            if not np.isfinite(value):
+                raise NetxError(f"input transform {name}={value} must be a finite number")
+            object.__setattr__(self, name, value)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The transform as two one-element arrays (what a fixed-point file must hold as whole numbers)."""
+        return {"weight": np.array([self.weight]), "bias": np.array([self.bias])}
+
+    def input_bias(self, inputs: np.ndarray, precision: str) -> np.ndarray:
+        """The neurons' bias for ``inputs`` (any leading axes, then ``shape``): ``weight * x + bias``.
+
+        Fixed point truncates toward zero, as ``bias_mant`` holds whole numbers.
+        """
+        bias = self.weight * np.asarray(inputs, dtype=np.float64) + self.bias
+        return np.trunc(bias) if precision == "fixed" else bias
+
+    def datasets(self) -> dict[str, Any]:
+        """SLAYER Input block's datasets: type, shape, weight, bias (one-element arrays) and neuron/*."""
+        out = super().datasets()
+        out.update(weight=np.array([self.weight]), bias=np.array([self.bias]))
+        out.update(self.neuron.datasets())
+        return out
 
 
 @register_layer

@@ -22,10 +22,11 @@ from importlib import metadata
 import numpy as np
 
 from neurovae.netx.errors import NetxError
-from neurovae.netx.layers import DenseLayer, InputLayer, Layer
+from neurovae.netx.layers import DenseLayer, InputLayer, InputNeuronLayer, Layer
 
-ENCODINGS = ("spikes", "direct")
-"""``spikes``: binary input spikes; ``direct``: graded real values sent every step (e.g. an image)."""
+ENCODINGS = ("spikes", "direct", "bias")
+"""``spikes``: binary input spikes; ``direct``: graded real values sent every step (e.g. an image); ``bias``: the
+input drives the neurons of an input layer (a SLAYER Input block) as their bias."""
 READOUTS = ("spikes", "voltage")
 """``spikes``: the last layer's spikes are the output; ``voltage``: its voltage at the last step is."""
 PRECISIONS = ("float", "fixed")
@@ -86,6 +87,9 @@ class NetworkRecord:
                 f"layer 0 is a {layers[0].type} layer; start the network with an input layer giving its shape"
             )
         self._check_attributes()
+        if (self.input_encoding == "bias") != isinstance(layers[0], InputNeuronLayer):
+            raise NetxError("input_encoding 'bias' goes with an input layer that has neurons (a SLAYER Input "
+                            "block), and only with it; set input_encoding to match layer 0")
         self._check_host()
         self._propagate()
         self._check_layer_scales()
@@ -146,8 +150,12 @@ class NetworkRecord:
 
     def _propagate(self) -> None:
         shapes: list[tuple[int, ...]] = []
+        inputs: list[tuple[int, ...]] = []
         previous: tuple[int, ...] | None = None
         for index, layer in enumerate(self.layers):
+            if isinstance(layer, DenseLayer) and index and isinstance(self.layers[index - 1], DenseLayer):
+                previous = (int(np.prod(previous)),)  # netx keeps a dense layer's neurons flat, whatever its shape
+            inputs.append(tuple(self.input_shape) if previous is None else previous)
             try:
                 previous = tuple(int(n) for n in layer.output_shape(previous))
             except NetxError as error:
@@ -155,6 +163,7 @@ class NetworkRecord:
                 raise NetxError(f"layer shape mismatch at layer {index} ({layer.type}){source}: {error}") from None
             shapes.append(previous)
         object.__setattr__(self, "_shapes", tuple(shapes))
+        object.__setattr__(self, "_input_shapes", tuple(inputs))
 
     def _check_whole_numbers(self) -> None:
         for index, layer in enumerate(self.layers):
@@ -183,26 +192,53 @@ class NetworkRecord:
         return first.shape if isinstance(first, InputLayer) else (first.inFeatures,)  # type: ignore[union-attr]
 
     @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The CHW shape each layer receives, in layer order (layer 0: :attr:`input_shape`).
+
+        A dense layer fed by a dense layer receives a vector even when its source has a 3-D ``shape``, as in netx.
+        """
+        return self._input_shapes  # type: ignore[attr-defined]
+
+    @property
     def spiking_layers(self) -> tuple[int, ...]:
         """Indices of the layers with neurons (synapse + CUBA neuron)."""
         return tuple(i for i, layer in enumerate(self.layers) if layer.spiking)
 
     @property
-    def stock_layers(self) -> tuple[bool, ...]:
-        """Per layer: whether lava-dl's stock netx loader runs it.
+    def stock_problems(self) -> dict[int, str]:
+        """Why lava-dl's stock netx loader cannot run a layer as it is, by layer index (empty: it runs them all).
 
-        Not ``convT``, and not a ``conv`` fed by a ``dense`` layer (netx keeps dense outputs flat).
+        Stock netx has no ``convT``, keeps dense outputs flat (so no ``conv`` after a ``dense``), and reads every
+        weight and bias as an integer (``astype(int)``, truncating): a layer with non-integer values would run
+        with other weights, and a dense layer whose integer weights are all zero stops its loader (it divides
+        by the largest weight).
         """
-        flags = []
+        problems = {}
         for index, layer in enumerate(self.layers):
-            fed_by_dense = index > 0 and isinstance(self.layers[index - 1], DenseLayer)
-            flags.append(layer.stock_netx and not (layer.type == "conv" and fed_by_dense))
-        return tuple(flags)
+            arrays = layer.arrays()
+            neuron = getattr(layer, "neuron", None)
+            if not layer.stock_netx:
+                problems[index] = f"netx has no {layer.type} layer"
+            elif layer.type == "conv" and index and isinstance(self.layers[index - 1], DenseLayer):
+                problems[index] = "netx keeps a dense layer's output flat, so no conv can follow it"
+            elif any(not np.all(np.mod(a, 1) == 0) for a in arrays.values()):
+                problems[index] = "netx reads weights and biases as integers and would truncate its non-integer ones"
+            elif neuron is not None and not neuron.is_integer:
+                problems[index] = "netx's neurons take whole-number parameters"
+            elif isinstance(layer, DenseLayer) and not np.any(layer.weight > 0) and not np.any(layer.weight < 0):
+                problems[index] = "its weights are all zero, which netx's weight optimisation divides by"
+        return problems
+
+    @property
+    def stock_layers(self) -> tuple[bool, ...]:
+        """Per layer: whether lava-dl's stock netx loader runs it as it is (see :attr:`stock_problems`)."""
+        problems = self.stock_problems
+        return tuple(index not in problems for index in range(len(self.layers)))
 
     @property
     def stock_netx(self) -> bool:
-        """Whether lava-dl's stock netx loader can run every layer."""
-        return all(self.stock_layers)
+        """Whether lava-dl's stock netx loader runs every layer as it is."""
+        return not self.stock_problems
 
     def attributes(self) -> dict[str, str | int | float | tuple[float, ...]]:
         """Neurovae's HDF5 root attributes (``steps`` and ``layer_scales`` only when set)."""

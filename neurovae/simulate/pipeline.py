@@ -25,23 +25,26 @@ from neurovae.simulate.host import (
 )
 from neurovae.simulate.result import SimulationError, SimulationResult
 from neurovae.simulate.run import run_lava, run_netx_stock
+from neurovae.simulate.schedule import ResetSchedule
 
 
 def simulate(network_path: NetworkRecord | str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
-             steps: int | None, record_voltage: bool, progress: bool) -> SimulationResult:
-    """One network on one backend."""
+             steps: int | None, record_voltage: bool, progress: bool,
+             schedule: ResetSchedule | None = None) -> SimulationResult:
+    """One network on one backend (with netx's reset ``schedule``, the samples run back to back)."""
     if backend == "emulator":
         from neurovae.emulator import run_emulator
 
         return run_emulator(network_path, inputs, precision=precision, record_voltage=record_voltage,
-                            progress=progress, steps=steps)
+                            progress=progress, steps=steps, schedule=schedule)
     if backend == "netx":
         if precision != "fixed":
             raise SimulationError("--backend netx runs stock lava-dl netx, which is fixed point only: add "
                                   "--precision fixed")
-        return run_netx_stock(network_path, inputs, progress=progress, steps=steps)
+        return run_netx_stock(network_path, inputs, progress=progress, steps=steps, schedule=schedule,
+                              record_voltage=record_voltage)
     return run_lava(network_path, inputs, precision=precision, record_voltage=record_voltage, progress=progress,
-                    steps=steps)
+                    steps=steps, schedule=schedule)
 
 
 def save_result(out: str | os.PathLike, result: SimulationResult, extra: dict[str, np.ndarray]) -> Path:
@@ -59,8 +62,12 @@ def save_result(out: str | os.PathLike, result: SimulationResult, extra: dict[st
 def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str = "lava", precision: str = "float",
                    steps: int | None = None, count: int = 16, seed: int = 0, data_dir: str | None = None,
                    out: str | os.PathLike = "lava_run.npz", record_voltage: bool = False,
-                   progress: bool = True) -> str:
-    """Run one file (or encoder + decoder), save ``out`` (.npz) and a PNG grid; return a short report."""
+                   progress: bool = True, schedule: ResetSchedule | None = None) -> str:
+    """Run one file (or encoder + decoder), save ``out`` (.npz) and a PNG grid of image outputs; return a report.
+
+    With netx's reset ``schedule`` the samples run back to back, each ``steps`` steps long (default: the
+    schedule's interval).
+    """
     import torch
 
     from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
@@ -71,17 +78,18 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     first = networks[0]
     inputs = resolve_input(spec, first, count, seed, data_dir)
     static = inputs.ndim == len(first.input_shape) + 1
-    total_steps = steps or (run_steps(first) if static else None)
+    default = schedule.interval if schedule is not None else run_steps(first)
+    total_steps = steps or (default if static else None)
     if static and total_steps is None:
         raise SimulationError("the input has no time axis and the file states no steps; pass --steps T")
-    result = simulate(paths[0], inputs, backend, precision, total_steps, record_voltage, progress)
+    result = simulate(paths[0], inputs, backend, precision, total_steps, record_voltage, progress, schedule)
     extra: dict[str, np.ndarray] = {"inputs": inputs}
     lines = [f"{paths[0]}: {result.samples} samples x {result.steps} steps in {result.wall_s:.1f} s "
              f"({result.steps_per_s:.0f} steps/s, {precision}, {result.backend})"]
     final, final_net = result, first
     if len(networks) == 2:
         latent = posterior_spikes(first, networks[1], result, np.random.default_rng(seed))
-        final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress)
+        final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress, schedule)
         final_net = networks[1]
         extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
         lines.append(f"{paths[1]}: {final.samples} samples x {final.steps} steps in {final.wall_s:.1f} s "

@@ -106,6 +106,9 @@ def check_inputs(network: NetworkRecord, inputs: np.ndarray, steps: int | None) 
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise SimulationError("inputs contain NaN or infinite values")
+    if network.input_encoding == "bias" and not np.all(array == array[..., :1]):
+        raise SimulationError("a bias-driven input (an Input block with neurons) holds one value per sample: give "
+                              "[N, *input_shape] with steps=T, or the same value at every step")
     if network.input_encoding == "spikes" and not np.all((array == 0) | (array == 1)):
         raise SimulationError(
             "inputs must be 0/1 spikes for a network with input_encoding='spikes'; encode them first"

@@ -20,3 +20,20 @@ def export_slayer(path: Path, blocks: list, input_shape: tuple[int, ...]) -> Pat
         for index, block in enumerate(blocks, start=1):
             block.export_hdf5(layers.create_group(str(index)))
     return path
+
+
+def export_slayer_network(path: Path, blocks: list, sample: torch.Tensor, t_sample: int | None = None) -> Path:
+    """Export ``blocks`` as a SLAYER network's ``export_hdf5`` writes it: the blocks alone (layer 0 is the first
+    block: an Input block, or a dense layer) and, with ``t_sample``, the ``simulation`` group."""
+    x = sample
+    for block in blocks:  # a forward pass fixes the neuron shapes
+        x = block(x)
+    with h5py.File(path, "w") as handle:
+        if t_sample is not None:
+            simulation = handle.create_group("simulation")
+            simulation["Ts"] = 1
+            simulation["tSample"] = t_sample
+        layers = handle.create_group("layer")
+        for index, block in enumerate(blocks):
+            block.export_hdf5(layers.create_group(str(index)))
+    return path

@@ -49,7 +49,7 @@ def test_stock_netx_rejects_what_it_cannot_load(tmp_path):
         InputLayer((1, 2, 2)), ConvTLayer(np.ones((1, 1, 2, 2)), NEURON, (1, 3, 3)),
     ))
     path = write_netx(convt, tmp_path / "convt.net")
-    assert "cannot load layer 1 (convT)" in _message(lambda: run_netx_stock(path, np.zeros((1, 1, 2, 2, 4))))
+    assert "cannot run layer 1 (convT)" in _message(lambda: run_netx_stock(path, np.zeros((1, 1, 2, 2, 4))))
     direct = write_netx(_net(input_encoding="direct"), tmp_path / "direct.net")
     assert "direct" in _message(lambda: run_netx_stock(direct, np.zeros((1, 4, 4))))
 

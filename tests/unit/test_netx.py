@@ -15,6 +15,7 @@ from neurovae.netx import (
     DenseLayer,
     FlattenLayer,
     InputLayer,
+    InputNeuronLayer,
     NetworkRecord,
     NetxError,
     describe,
@@ -97,10 +98,101 @@ def test_fixed_network_is_written_as_integers(tmp_path):
     assert read_netx(path).precision == "fixed"
 
 
-def test_describe_lists_layers_and_stock_support():
+def test_describe_says_why_stock_netx_cannot_run_a_layer():
     text = describe(_convt_net())
-    assert "convT" in text and "cannot load layer 2 (convT)" in text
-    assert "every layer" in describe(_dense_net())
+    assert "layer 2 (convT): netx has no convT layer" in text
+    assert "layer 1 (dense): netx reads weights and biases as integers" in text  # float weights would be truncated
+    assert "runs every layer as it is" in describe(_flatten_net())  # whole numbers, stock layer types
+
+
+def test_stock_problems_name_each_reason():
+    neuron = CubaNeuron(vDecay=1024, vThMant=64)
+    zero = NetworkRecord(layers=(InputLayer((3,)), DenseLayer(np.zeros((2, 3)), neuron)), precision="fixed")
+    assert "all zero" in zero.stock_problems[1] and not zero.stock_netx
+    after_dense = NetworkRecord(layers=(
+        InputLayer((3,)), DenseLayer(np.ones((8, 3)), neuron, shape=(2, 2, 2)),
+        ConvLayer(np.ones((2, 2, 1, 1)), neuron, (2, 2, 2)),
+    ), precision="fixed")
+    assert set(after_dense.stock_problems) == {2} and "flat" in after_dense.stock_problems[2]
+    fractional = NetworkRecord(layers=(InputLayer((3,)), DenseLayer(np.ones((2, 3)), CubaNeuron(vThMant=1.5))))
+    assert "whole-number" in fractional.stock_problems[1]
+
+
+def _input_block_net(**kwargs) -> NetworkRecord:
+    return NetworkRecord(layers=(
+        InputNeuronLayer((2, 4, 4), NEURON, weight=128.0, bias=32.0),
+        ConvLayer(RNG.normal(size=(3, 2, 3, 3)), NEURON, (3, 2, 2), stride=(2, 2), padding=(1, 1)),
+        FlattenLayer((12, 1, 1)),
+        DenseLayer(RNG.normal(size=(5, 12)), NEURON, shape=(5, 1, 1)),
+        DenseLayer(RNG.normal(size=(2, 5)), NEURON),
+    ), input_encoding="bias", **kwargs)
+
+
+def test_input_block_with_neurons_round_trips_and_is_bias_driven(tmp_path):
+    network = _input_block_net()
+    assert network.spiking_layers == (0, 1, 3, 4) and network.input_shape == (2, 4, 4)
+    assert network.input_shapes[4] == (5,)  # a dense layer feeds a dense one as a vector, whatever its shape
+    back = read_netx(write_netx(network, tmp_path / "input_block.net"))
+    assert back == network and isinstance(back.layers[0], InputNeuronLayer)
+    x = np.array([[-1.0, 0.3], [0.5, 1.0]])
+    np.testing.assert_array_equal(back.layers[0].input_bias(x, "fixed"), np.trunc(128 * x + 32))
+    np.testing.assert_allclose(back.layers[0].input_bias(x, "float"), 128 * x + 32)
+
+
+def test_input_encoding_must_match_the_input_layer():
+    with pytest.raises(NetxError, match="input_encoding 'bias'"):
+        _input_block_net().__class__(layers=_input_block_net().layers, input_encoding="spikes")
+    with pytest.raises(NetxError, match="input_encoding 'bias'"):
+        NetworkRecord(layers=_dense_net().layers, input_encoding="bias")
+
+
+def test_foreign_input_block_reads_with_netx_defaults_and_tsample(tmp_path):
+    """A file as SLAYER writes it: no root attributes, the transform absent (netx's weight 64, bias 0), and
+    ``simulation/tSample`` giving the steps."""
+    path = tmp_path / "slayer_like.net"
+    with h5py.File(path, "w") as f:
+        f["simulation/Ts"] = 1
+        f["simulation/tSample"] = 12
+        layer = f.create_group("layer/0")
+        layer.create_dataset("type", (1,), "S10", [b"input"])
+        layer["shape"] = np.array([3])
+        for key, value in NEURON.datasets().items():
+            if key != "neuron/type":
+                layer[key] = value
+        layer.create_dataset("neuron/type", (1,), "S10", [b"CUBA"])
+        dense = f.create_group("layer/1")
+        dense.create_dataset("type", (1,), "S10", [b"dense"])
+        dense["shape"] = np.array([2, 1, 1])
+        dense["weight"] = np.ones((2, 3), dtype=np.int32)
+        for key, value in NEURON.datasets().items():
+            if key != "neuron/type":
+                dense[key] = value
+        dense.create_dataset("neuron/type", (1,), "S10", [b"CUBA"])
+    network = read_netx(path)
+    assert network.input_encoding == "bias" and network.steps == 12 and network.neurovae_version == ""
+    assert (network.layers[0].weight, network.layers[0].bias) == (64.0, 0.0)
+    with h5py.File(path, "r+") as f:
+        f["simulation/tSample"][()] = 0
+    with pytest.raises(NetxError, match="tSample"):
+        read_netx(path)
+
+
+def test_dense_first_network_places_and_counts_from_its_input_width():
+    from neurovae.emulator import run_emulator
+    from neurovae.energy import OperationCounter
+    from neurovae.targets import load_target, place
+
+    network = NetworkRecord(layers=(
+        DenseLayer(RNG.integers(-40, 60, (6, 10)), CubaNeuron(vDecay=512, vThMant=64), shape=(6, 1, 1)),
+        DenseLayer(RNG.integers(-40, 60, (3, 6)), CubaNeuron(vDecay=512, vThMant=64)),
+    ), precision="fixed")
+    assert network.input_shapes == ((10,), (6,))
+    assert [p.synapses for p in place(network, load_target("loihi2_sim_fixed"))] == [60, 18]
+    inputs = (RNG.random((4, 10, 8)) < 0.5).astype(float)
+    counter = OperationCounter(network)
+    counter.update(inputs, run_emulator(network, inputs, precision="fixed", record_voltage=True, progress=False))
+    first = counter.compute()[0]
+    assert first.input_events == int(inputs[..., :-1].sum()) and first.connections == 60
 
 
 def _one_line(error: pytest.ExceptionInfo) -> str:
@@ -133,8 +225,10 @@ BAD_FILES = {
     "vDecay=5000": lambda tmp: _edit(tmp, lambda f: _replace(f["layer/2/neuron"], "vDecay", 5000)),
     "vThMant=-3": lambda tmp: _edit(tmp, lambda f: _replace(f["layer/2/neuron"], "vThMant", -3)),
     "neuron type 'SDNN'": lambda tmp: _edit(tmp, lambda f: _replace(f["layer/2/neuron"], "type", "SDNN")),
-    "neuron group (a SLAYER Input block)": lambda tmp: _edit(
+    "layer 0 (input) neuron group lacks iDecay": lambda tmp: _edit(
         tmp, lambda f: f["layer/0"].create_dataset("neuron/type", data="CUBA")),
+    "input transform ('weight'/'bias') but no neuron group": lambda tmp: _edit(
+        tmp, lambda f: f["layer/0"].create_dataset("weight", data=[64])),
 }
 
 
