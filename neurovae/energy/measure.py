@@ -127,13 +127,13 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
     first = networks[0]
     static = np.ndim(inputs) == len(first.input_shape) + 1
     default = schedule.interval if schedule is not None else run_steps(first)
-    data = check_inputs(first, inputs, (steps or default) if static else steps)
-    size = len(data) if schedule is not None else int(batch_size or BATCH[backend] or len(data))
+    window = (steps or default) if static else steps
+    size = len(inputs) if schedule is not None else int(batch_size or BATCH[backend] or len(inputs))
     counters = [OperationCounter(network) for network in networks]
     rng = np.random.default_rng(seed)
-    with sample_bar(len(data), progress, f"counting on {backend} ({precision})") as bar:
-        for first_sample in range(0, len(data), size):
-            batch = data[first_sample:first_sample + size]
+    with sample_bar(len(inputs), progress, f"counting on {backend} ({precision})") as bar:
+        for first_sample in range(0, len(inputs), size):  # checked and converted a batch at a time: bounded memory
+            batch = check_inputs(first, inputs[first_sample:first_sample + size], window)
             bar_step, result = len(batch), None
             for position, network in enumerate(networks):
                 if position:

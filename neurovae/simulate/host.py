@@ -73,7 +73,7 @@ def bernoulli_latent(arrays: dict[str, np.ndarray], prefix: str, context: np.nda
 
 
 def prior_spikes(network: NetworkRecord, count: int, seed: int) -> np.ndarray:
-    """Latent spike trains from the prior stored in ``network.host`` (ESVAE's bottleneck or FSVAE's prior MLP)."""
+    """Latent spike trains (bool) from the prior stored in ``network.host`` (ESVAE's bottleneck or FSVAE's prior)."""
     from neurovae.neurons.autoregressive import CandidateNet
 
     autoregressive = CandidateNet.stored_in(network.host, "prior")
@@ -84,10 +84,12 @@ def prior_spikes(network: NetworkRecord, count: int, seed: int) -> np.ndarray:
         raise SimulationError("this network does not state its time steps; pass --steps T")
     rng = np.random.default_rng(seed)
     if autoregressive:
-        return pad_latency(network, bernoulli_latent(network.host, "prior", None, count, network.steps, rng))
-    weight, bias = network.host["prior_weight"], network.host["prior_bias"]
-    rates = 1.0 / (1.0 + np.exp(-(rng.standard_normal((count, weight.shape[1])) @ weight.T + bias)))
-    return pad_latency(network, poisson_spikes(rates, network.steps, rng))
+        spikes = bernoulli_latent(network.host, "prior", None, count, network.steps, rng)
+    else:
+        weight, bias = network.host["prior_weight"], network.host["prior_bias"]
+        rates = 1.0 / (1.0 + np.exp(-(rng.standard_normal((count, weight.shape[1])) @ weight.T + bias)))
+        spikes = poisson_spikes(rates, network.steps, rng)
+    return pad_latency(network, spikes.astype(bool))  # a byte per spike: a large -n stays small
 
 
 def dataset_images(network: NetworkRecord, spec: str, count: int, data_dir: str | None) -> np.ndarray:
@@ -102,7 +104,7 @@ def dataset_images(network: NetworkRecord, spec: str, count: int, data_dir: str 
         raise SimulationError("the file names no dataset; use --input dataset:NAME[:SPLIT]")
     size = network.input_shape[-1] if len(network.input_shape) == 3 else None
     dataset = load_dataset(name, data_dir or data.get("root"), split, image_size=size, limit=count)
-    return np.stack([dataset[i][0].numpy() for i in range(len(dataset))]).astype(np.float64)
+    return np.stack([dataset[i][0].numpy() for i in range(len(dataset))])  # float32, as the dataset holds them
 
 
 def resolve_input(spec: str, network: NetworkRecord, count: int, seed: int, data_dir: str | None) -> np.ndarray:

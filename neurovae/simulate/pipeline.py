@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from neurovae.io import atomic_path
 from neurovae.netx import NetworkRecord, read_netx
 from neurovae.simulate.host import (
     decoded_images,
@@ -26,6 +26,7 @@ from neurovae.simulate.host import (
 from neurovae.simulate.result import SimulationError, SimulationResult
 from neurovae.simulate.run import run_lava, run_netx_stock
 from neurovae.simulate.schedule import ResetSchedule
+from neurovae.simulate.store import NpzStream
 
 
 def simulate(network_path: NetworkRecord | str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
@@ -47,16 +48,36 @@ def simulate(network_path: NetworkRecord | str | os.PathLike, inputs: np.ndarray
                     steps=steps, schedule=schedule)
 
 
-def save_result(out: str | os.PathLike, result: SimulationResult, extra: dict[str, np.ndarray]) -> Path:
-    """Write per-layer spikes (and voltages) plus ``extra`` arrays to an .npz, atomically."""
+STREAM_BATCH = 64
+"""Samples simulated, written to disk and forgotten at a time, so that a run's memory does not grow with ``-n``."""
+GRID_IMAGES = 64
+"""Images shown in the PNG grid beside a run's ``.npz``."""
+
+
+def result_arrays(result: SimulationResult) -> dict[str, np.ndarray]:
+    """A result's arrays as the ``.npz`` stores them: per-layer spikes (and voltages) and the readout voltage."""
     arrays = {f"layer{index}_spikes": spikes for index, spikes in result.spikes.items()}
     arrays.update({f"layer{index}_voltage": v for index, v in result.voltages.items()})
     arrays["readout_voltage"] = result.readout_voltage
-    arrays.update(extra)
-    out = Path(out)
-    with atomic_path(out) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    return out
+    return arrays
+
+
+@dataclass
+class _Timing:
+    """Samples, steps and seconds of one network over the batches of a run, for the report line."""
+
+    samples: int = 0
+    steps: int = 0
+    wall_s: float = 0.0
+
+    def add(self, result: SimulationResult) -> None:
+        self.samples += result.samples
+        self.steps, self.wall_s = result.steps, self.wall_s + result.wall_s
+
+    def line(self, path: str | os.PathLike, detail: str) -> str:
+        rate = self.samples * self.steps / self.wall_s if self.wall_s > 0 else float("inf")
+        return (f"{path}: {self.samples} samples x {self.steps} steps in {self.wall_s:.1f} s "
+                f"({rate:.0f} steps/s{detail})")
 
 
 def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str = "lava", precision: str = "float",
@@ -65,13 +86,10 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
                    progress: bool = True, schedule: ResetSchedule | None = None) -> str:
     """Run one file (or encoder + decoder), save ``out`` (.npz) and a PNG grid of image outputs; return a report.
 
-    With netx's reset ``schedule`` the samples run back to back, each ``steps`` steps long (default: the
-    schedule's interval).
+    The samples run :data:`STREAM_BATCH` at a time, each batch's arrays streamed to disk, so memory stays that of
+    one batch. With netx's reset ``schedule`` the samples run back to back, each ``steps`` steps long (default:
+    the schedule's interval), as one batch.
     """
-    import torch
-
-    from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
-
     if steps is not None and steps < 1:
         raise SimulationError(f"--steps {steps}: give a positive number of time steps")
     networks = [read_netx(p) for p in paths]
@@ -82,30 +100,50 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     total_steps = steps or (default if static else None)
     if static and total_steps is None:
         raise SimulationError("the input has no time axis and the file states no steps; pass --steps T")
-    result = simulate(paths[0], inputs, backend, precision, total_steps, record_voltage, progress, schedule)
-    extra: dict[str, np.ndarray] = {"inputs": inputs}
-    lines = [f"{paths[0]}: {result.samples} samples x {result.steps} steps in {result.wall_s:.1f} s "
-             f"({result.steps_per_s:.0f} steps/s, {precision}, {result.backend})"]
-    final, final_net = result, first
+    batch = len(inputs) if schedule is not None else STREAM_BATCH
+    rng = np.random.default_rng(seed)
+    timings = [_Timing() for _ in networks]
+    shown: dict[str, list[np.ndarray]] = {"input": [], "output": []}
+    with NpzStream(out) as store:
+        for start in range(0, len(inputs), batch):
+            part = inputs[start:start + batch]
+            result = simulate(paths[0], part, backend, precision, total_steps, record_voltage, progress, schedule)
+            timings[0].add(result)
+            extra: dict[str, np.ndarray] = {"inputs": part}
+            final, final_net = result, first
+            if len(networks) == 2:
+                latent = posterior_spikes(first, networks[1], result, rng)
+                final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress, schedule)
+                final_net = networks[1]
+                timings[1].add(final)
+                extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
+            images = decoded_images(final_net, final)
+            if images is not None:
+                extra["images"] = images
+                shown["input"].append(part[:GRID_IMAGES - sum(map(len, shown["input"]))])
+                shown["output"].append(images[:GRID_IMAGES - sum(map(len, shown["output"]))])
+            store.add({**result_arrays(final), **extra})
+    label = backend
+    lines = [timings[0].line(paths[0], f", {precision}, {label}")]
     if len(networks) == 2:
-        latent = posterior_spikes(first, networks[1], result, np.random.default_rng(seed))
-        final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress, schedule)
-        final_net = networks[1]
-        extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
-        lines.append(f"{paths[1]}: {final.samples} samples x {final.steps} steps in {final.wall_s:.1f} s "
-                     f"({final.steps_per_s:.0f} steps/s)")
-    images = decoded_images(final_net, final)
-    if images is not None:
-        extra["images"] = images
-    saved = save_result(out, final, extra)
-    lines.append(f"wrote {saved}")
-    if images is not None:
-        grid = saved.with_suffix(".png")
-        if static and len(networks) == 2:
-            save_comparison_grid({"input": torch.from_numpy(inputs).float(),
-                                  final.backend: torch.from_numpy(images).float()},
-                                 grid, title=f"reconstructions on {final.backend} ({precision})", ncol=16)
-        else:
-            save_image_grid(torch.from_numpy(images).float(), grid, title=f"decoded on {final.backend} ({precision})")
+        lines.append(timings[1].line(paths[1], ""))
+    lines.append(f"wrote {store.out}")
+    if shown["output"]:
+        grid = store.out.with_suffix(".png")
+        _save_grid(grid, np.concatenate(shown["input"]) if static and len(networks) == 2 else None,
+                   np.concatenate(shown["output"]), f"{label} ({precision})")
         lines.append(f"wrote {grid}")
     return "\n".join(lines)
+
+
+def _save_grid(path: Path, inputs: np.ndarray | None, images: np.ndarray, label: str) -> None:
+    """Reconstructions under their inputs, or the decoded images alone."""
+    import torch
+
+    from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
+
+    if inputs is not None:
+        save_comparison_grid({"input": torch.from_numpy(inputs).float(), label: torch.from_numpy(images).float()},
+                             path, title=f"reconstructions on {label}", ncol=16)
+    else:
+        save_image_grid(torch.from_numpy(images).float(), path, title=f"decoded on {label}")
