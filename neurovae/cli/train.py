@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from neurovae.cli.common import add_data_argument, open_dataset, overrides
@@ -17,7 +18,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="RUN", help="run directory (default: runs/<config name>)")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
+    parser.add_argument("--device", metavar="auto|cpu|cuda|cuda:K",
+                        help="override train.device (under torchrun, cuda is each process's own GPU)")
     parser.add_argument("--seed", type=int, help="override train.seed")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     parser.add_argument("--qat", action="store_true", default=None,
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(config, "train", args.data, config.data.train_limit)
     validate = config.train.validate_images
     validation = open_dataset(config, "test", args.data, validate) if validate else None
-    print(f"training {config.model_name} on {len(dataset)} {config.data.dataset} images -> {out}"
-          + (f", validating on {len(validation)} test images after every epoch" if validation else ""))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process speaks for the group
+        print(f"training {config.model_name} on {len(dataset)} {config.data.dataset} images -> {out}"
+              + (f", validating on {len(validation)} test images after every epoch" if validation else ""))
     train(config, out, dataset, resume=args.resume, progress=not args.no_progress, validation=validation)
     return 0

@@ -56,7 +56,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     lr_multipliers: dict[str, float] = field(default_factory=dict)
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda | cuda:K
     compile: bool = False  # torch.compile the model (slow first step, faster after)
     num_workers: int = 0
     eval_samples: int = 10000  # test images used by `neurovae eval`
@@ -75,7 +75,9 @@ class TrainConfig:
         _positive("train.weight_decay", self.weight_decay, zero=True)
         for name, multiplier in self.lr_multipliers.items():
             _positive(f"train.lr_multipliers.{name}", multiplier)
-        _require("train.device", self.device, self.device in DEVICES, f"one of {', '.join(DEVICES)}")
+        gpu = self.device.partition(":")
+        _require("train.device", self.device, self.device in DEVICES or (gpu[0] == "cuda" and gpu[2].isdigit()),
+                 f"one of {', '.join(DEVICES)} or cuda:K")
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurovae import distributed
 from neurovae.models.outputs import VAEOutput
 from neurovae.models.sampling import poisson_spikes
 from neurovae.neurons import (
@@ -154,7 +155,8 @@ class ESVAE(nn.Module):
     def loss(self, images: torch.Tensor, output: VAEOutput) -> dict[str, torch.Tensor]:
         """Eq. 11: reconstruction MSE plus lambda times the RBF MMD between posterior and prior rates."""
         recon = F.mse_loss(output.reconstruction, images)
-        mmd = rbf_mmd2(output.posterior, output.prior, self.config.mmd_kernels, self.config.mmd_kernel_multiplier)
+        posterior, prior = distributed.gather_batch(output.posterior), distributed.gather_batch(output.prior)
+        mmd = rbf_mmd2(posterior, prior, self.config.mmd_kernels, self.config.mmd_kernel_multiplier)  # global batch
         return {"loss": recon + self.config.mmd_lambda * mmd, "mse": recon, "mmd": mmd}
 
     @torch.no_grad()

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurovae import distributed
+
 
 class TDBatchNorm(nn.BatchNorm1d):
     """tdBN over ``[B, C, *spatial]`` (B = time × batch); ``alpha * threshold`` scales the output."""
@@ -57,14 +59,13 @@ class TDBatchNorm(nn.BatchNorm1d):
         bias-corrected moving average: batch ``n`` enters with weight ``max(momentum, 1/n)``, so they are the
         mean of the batches seen until ``1/n`` falls below the momentum, and PyTorch's exponential average after.
         With the plain average from the placeholder start (mean 0, variance 1), a model evaluated after a few
-        dozen batches still normalizes partly with the placeholder.
+        dozen batches still normalizes partly with the placeholder. In a data-parallel group the statistics are the
+        global batch's (:mod:`neurovae.distributed`).
         """
-        dims = [0, *range(2, data.dim())]
-        var, mean = torch.var_mean(data, dim=dims, unbiased=False)
+        var, mean, count = distributed.batch_statistics(data)
         with torch.no_grad():
             self.num_batches_tracked += 1
             weight = torch.clamp(1.0 / self.num_batches_tracked.to(mean.dtype), min=self.momentum)
-            count = data.numel() // data.shape[1]
             self.running_mean.lerp_(mean, weight)
             self.running_var.lerp_(var * count / max(count - 1, 1), weight)
         scale = self.weight * self.gain * torch.rsqrt(var + self.eps)
@@ -76,23 +77,39 @@ class TDBatchNorm(nn.BatchNorm1d):
 
         (Not named ``affine``: ``nn.BatchNorm``'s ``affine`` flag is an instance attribute that would hide it.)
         """
-        scale = self.weight * self.gain / torch.sqrt(self.running_var + self.eps)
-        return scale, self.bias - self.running_mean * scale
+        return batch_norm_scale_shift(self, self.gain)
 
     def extra_repr(self) -> str:
         """Shown by print(module)."""
         return f"{self.num_features}, gain={self.gain}, eps={self.eps}, momentum={self.momentum}"
 
 
-def fold_into_synapse(weight: torch.Tensor, bias: torch.Tensor | None, norm: TDBatchNorm | None,
+def batch_norm_scale_shift(norm: nn.modules.batchnorm._BatchNorm,
+                           gain: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``(scale, shift)`` of a batch norm's inference-time map, times ``gain`` (tdBN's ``alpha V_th``).
+
+    Only running statistics fold into a synapse: a norm without them (``track_running_stats=False``) normalizes
+    every batch by its own statistics, which no fixed synapse reproduces.
+    """
+    if norm.running_mean is None or norm.running_var is None:
+        raise ValueError(f"{type(norm).__name__} has no running statistics (track_running_stats=False), "
+                         "so it cannot be folded into the synapse")
+    weight = norm.weight if norm.weight is not None else torch.ones_like(norm.running_var)
+    bias = norm.bias if norm.bias is not None else torch.zeros_like(norm.running_mean)
+    scale = weight * gain / torch.sqrt(norm.running_var + norm.eps)
+    return scale, bias - norm.running_mean * scale
+
+
+def fold_into_synapse(weight: torch.Tensor, bias: torch.Tensor | None,
+                      norm: nn.modules.batchnorm._BatchNorm | None,
                       out_axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(weight, bias)`` of one synapse with the inference-time tdBN folded in.
+    """Return ``(weight, bias)`` of one synapse with the inference-time batch norm (tdBN or plain) folded in.
 
     Args:
         weight: synapse weight; output channels along ``out_axis`` (0 for Linear/Conv2d, 1 for
             ConvTranspose2d).
         bias: synapse bias or None.
-        norm: the tdBN after the synapse, or None.
+        norm: the tdBN (or ``nn.BatchNorm1d``/``2d``) after the synapse, or None.
         out_axis: axis of ``weight`` that indexes output channels.
 
     The model is not changed; new tensors are returned (export never changes the model).
@@ -105,7 +122,8 @@ def fold_into_synapse(weight: torch.Tensor, bias: torch.Tensor | None, norm: TDB
     weight = weight.detach().clone()
     if norm is None:
         return weight, bias
-    scale, shift = (t.detach() for t in norm.scale_shift())
+    pair = norm.scale_shift() if isinstance(norm, TDBatchNorm) else batch_norm_scale_shift(norm)
+    scale, shift = (t.detach() for t in pair)
     shape = [1] * weight.dim()
     shape[out_axis] = out_channels
     return weight * scale.reshape(shape), bias * scale + shift

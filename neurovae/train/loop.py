@@ -1,8 +1,9 @@
-"""The training loop: seeded, progress-barred, checkpointed every epoch, exactly resumable.
+"""The training loop: seeded, progress-barred, checkpointed every epoch, exactly resumable, data-parallel.
 
 Reproducibility: the data order of epoch ``e`` comes from a generator seeded with ``(seed, e)`` and
 all RNG states are stored in the checkpoint, so ``train 2 epochs`` equals ``train 1, resume 1`` bit for
-bit on the CPU.
+bit on the CPU. Launched by ``torchrun`` the loop trains with ``DistributedDataParallel``, each process on its
+part of every global batch (:mod:`neurovae.distributed`); only rank 0 writes the run's files.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 from tqdm import tqdm
 
+from neurovae import distributed
 from neurovae.config import RunConfig
 from neurovae.errors import ConfigError
 from neurovae.io import lock_folder
@@ -31,6 +34,7 @@ from neurovae.train.checkpoint import (
     init_run,
     load_checkpoint,
     restore_state,
+    rng_state,
     save_checkpoint,
     set_rng_state,
 )
@@ -43,15 +47,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; an unavailable cuda is a clear error."""
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda:K`` -> GPU K; an unavailable GPU is a clear error.
+
+    In a torchrun group (``local_rank`` given) ``cuda`` means this process's own GPU, ``cuda:LOCAL_RANK``.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-    if name not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    kind, _, index = name.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:K")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} asked for, but torch sees no CUDA device; use --device cpu")
+    gpu = int(index) if index else (local_rank or 0)
+    if gpu >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return torch.device("cuda", gpu)
 
 
 def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
@@ -147,6 +160,14 @@ def validation_mse(model: nn.Module, dataset: Dataset, device: torch.device, bat
     return total / count
 
 
+def group_progress(stats: EpochProgress) -> EpochProgress:
+    """An epoch's sums over every process of the group: the global batch's images and mean losses."""
+    parts = distributed.gather_objects(stats)
+    sums = {key: sum((part.sums or {}).get(key, 0.0) for part in parts) for key in (stats.sums or {})}
+    return EpochProgress(batches=stats.batches, images=sum(part.images for part in parts), seconds=stats.seconds,
+                         sums=sums)
+
+
 def write_history(paths: RunPaths, record: dict[str, float]) -> None:
     """Append the epoch's record to ``history.jsonl`` and rewrite ``history.csv`` from it."""
     with paths.history.open("a") as history:
@@ -165,46 +186,68 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
 
     With a ``validation`` set, each epoch's record also holds ``val_mse`` (:func:`validation_mse`). ``out`` is
     locked while training (:func:`~neurovae.io.lock_folder`): two trainings writing one run would corrupt it.
+    Under torchrun every process calls this; rank 0 locks and writes ``out``.
     """
-    with lock_folder(out, "wait for it to end, or train into another --out"):
-        return _train(config, RunPaths(Path(out)), train_set, resume, progress, log, validation)
+    group = distributed.join(torch.device("cuda" if "cuda" in config.train.device else "cpu"))
+    try:
+        if not group.main:
+            return _train(config, RunPaths(Path(out)), train_set, resume, False, lambda _: None, validation, group)
+        with lock_folder(out, "wait for it to end, or train into another --out"):
+            return _train(config, RunPaths(Path(out)), train_set, resume, progress, log, validation, group)
+    finally:
+        distributed.leave(group)
 
 
 def _train(config: RunConfig, paths: RunPaths, train_set: Dataset, resume: bool, progress: bool,
-           log: Callable[[str], None], validation: Dataset | None) -> RunPaths:
-    """:func:`train` once ``paths.root`` is locked."""
-    device = pick_device(config.train.device)
-    seed_everything(config.train.seed)
+           log: Callable[[str], None], validation: Dataset | None, group: distributed.Group) -> RunPaths:
+    """:func:`train` once ``paths.root`` is locked (by rank 0)."""
+    device = pick_device(config.train.device, group.local_rank if group.world > 1 else None)
+    seed_everything(config.train.seed + group.rank)
     model = build_model(config).to(device)
+    if group.world > 1:  # before the optimizer takes the parameters: batch norms over the global batch
+        distributed.convert_batch_norms(model)
     optimizer = build_optimizer(model, config)
     start_epoch, done = 0, EpochProgress()
     if resume and paths.checkpoint.is_file():
         state = load_checkpoint(paths.checkpoint)
         restore_state(paths.checkpoint, model, optimizer, state,
                       "train into a new --out, or drop --resume to start this run over")
-        set_rng_state(state["rng"])
         start_epoch = state["epoch"]
-        done = EpochProgress(**state.get("epoch_progress", {}))
+        ranks = state.get("ranks", [{"rng": state["rng"], "epoch_progress": state.get("epoch_progress", {})}])
+        if len(ranks) == group.world:  # else: a new process count continues with fresh per-process seeds
+            set_rng_state(ranks[group.rank]["rng"])
+            done = EpochProgress(**ranks[group.rank]["epoch_progress"])
         log(f"resuming {paths.root} after epoch {start_epoch}" + (f", batch {done.batches}" if done.batches else ""))
-    if start_epoch == 0:
-        paths.history.unlink(missing_ok=True)
-        paths.history_csv.unlink(missing_ok=True)
-    init_run(paths.root, config)
+    if group.main:
+        if start_epoch == 0:
+            paths.history.unlink(missing_ok=True)
+            paths.history_csv.unlink(missing_ok=True)
+        init_run(paths.root, config)
     if config.train.qat:
         from neurovae.train.qat import FixedPointForward
 
         FixedPointForward(model)  # hooks for the whole run: every forward is the exported fixed-point network's
-    step_model = torch.compile(model) if config.train.compile else model
+    parallel = model if group.world == 1 else DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_model = torch.compile(parallel) if config.train.compile else parallel
 
     def step(images: torch.Tensor) -> dict[str, torch.Tensor]:
         return model.loss(images, step_model(images))
 
     every = config.train.checkpoint_every
 
+    def checkpoint(epoch: int, progress_so_far: EpochProgress | None = None) -> None:
+        """Every process's RNG state (and progress) into rank 0's checkpoint: a collective, all ranks call it."""
+        mine = {"rng": rng_state(), "epoch_progress": dataclasses.asdict(progress_so_far or EpochProgress())}
+        ranks = distributed.gather_objects(mine)
+        if group.main:
+            extra = {"ranks": ranks, **({"epoch_progress": mine["epoch_progress"]} if progress_so_far else {})}
+            save_checkpoint(paths, model, optimizer, epoch, extra)
+
     def mid_epoch_checkpoint(epoch: int, total: int) -> Callable[[EpochProgress], None]:
         def save(progress_so_far: EpochProgress) -> None:
             if every and progress_so_far.batches % every == 0 and progress_so_far.batches < total:
-                save_checkpoint(paths, model, optimizer, epoch, {"epoch_progress": dataclasses.asdict(progress_so_far)})
+                checkpoint(epoch, progress_so_far)
                 log(f"epoch {epoch + 1}: {progress_so_far.batches}/{total} batches, "
                     + ", ".join(f"{k} {v:.4f}" for k, v in progress_so_far.means().items())
                     + f" ({progress_so_far.images / progress_so_far.seconds:.1f} images/s), checkpoint saved")
@@ -214,18 +257,20 @@ def _train(config: RunConfig, paths: RunPaths, train_set: Dataset, resume: bool,
     for epoch in range(start_epoch, config.train.epochs):
         if hasattr(model, "start_epoch"):  # a training schedule that follows the epoch (FSVAE's scheduled sampling)
             model.start_epoch(epoch, config.train.epochs)
-        batches = epoch_batches(train_set, config, epoch)
+        batches = [group.shard(batch) for batch in epoch_batches(train_set, config, epoch)]
         # the loader's own generator keeps it from drawing on the global RNG, which a mid-epoch resume restores
         loader = DataLoader(train_set, batch_sampler=batches[done.batches:], num_workers=config.train.num_workers,
                             generator=torch.Generator().manual_seed(epoch))
-        stats = train_epoch(model, loader, optimizer, device, step, epoch, progress, done, len(batches),
-                            mid_epoch_checkpoint(epoch, len(batches)))
+        stats = group_progress(train_epoch(model, loader, optimizer, device, step, epoch, progress, done,
+                                           len(batches), mid_epoch_checkpoint(epoch, len(batches))))
         record = {"epoch": epoch + 1, **stats.means(), "images": stats.images, "seconds": round(stats.seconds, 3),
                   "images_per_s": round(stats.images / stats.seconds, 2)}
-        if validation is not None:  # before the checkpoint: a run stopped while validating redoes the epoch's end
-            record["val_mse"] = validation_mse(model, validation, device, config.train.batch_size)
-        save_checkpoint(paths, model, optimizer, epoch + 1)
-        write_history(paths, record)
+        if validation is not None and group.main:  # before the checkpoint: a run stopped while validating redoes
+            record["val_mse"] = validation_mse(model, validation, device, config.train.batch_size)  # the epoch's end
+        group.barrier()
+        checkpoint(epoch + 1)
+        if group.main:
+            write_history(paths, record)
         log(f"epoch {epoch + 1}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.means().items())
             + (f", validation MSE {record['val_mse']:.4f}" if "val_mse" in record else "")
             + f" ({stats.images / stats.seconds:.1f} images/s)")
