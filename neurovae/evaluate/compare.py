@@ -89,15 +89,21 @@ def _history(root: Path) -> list[dict[str, Any]]:
 def images_seen(root: str | os.PathLike, checkpoint: dict[str, Any] | None = None) -> int:
     """Training images of completed epochs (history) plus those of an unfinished epoch (mid-epoch checkpoint).
 
+    A completed epoch without a history line (a run stopped between its checkpoint and its record) counts as many
+    images as a recorded epoch of the run.
+
     ``checkpoint``: the run's checkpoint state when the caller has loaded it already (else it is read here).
     """
     from neurovae.train.checkpoint import load_checkpoint
 
     root = Path(root)
-    done = sum(int(epoch.get("images", 0)) for epoch in _history(root))
+    recorded = [int(epoch.get("images", 0)) for epoch in _history(root)]
     if checkpoint is None and (root / "checkpoint.pt").is_file():
         checkpoint = load_checkpoint(root / "checkpoint.pt")
-    return done + int((checkpoint or {}).get("epoch_progress", {}).get("images", 0))
+    checkpoint = checkpoint or {}
+    lost = max(0, int(checkpoint.get("epoch", 0)) - len(recorded))  # epochs whose history line was never written
+    per_epoch = max(recorded, default=0)  # every epoch of a run trains the same batches
+    return sum(recorded) + lost * per_epoch + int(checkpoint.get("epoch_progress", {}).get("images", 0))
 
 
 def _cell(value: Any) -> str:

@@ -73,3 +73,12 @@ def test_paper_figures_are_unique_and_slept_runs_compare_as_vae_sleep(tmp_path):
     assert paper_model(config, tmp_path) == "esvae"
     (tmp_path / "sleep.json").write_text("{}")
     assert paper_model(config, tmp_path) == "vae-sleep"
+
+
+def test_images_seen_counts_an_epoch_whose_history_line_was_lost(tmp_path):
+    from neurovae.evaluate.compare import images_seen
+
+    (tmp_path / "history.jsonl").write_text(json.dumps({"epoch": 2, "images": 640}) + "\n")
+    assert images_seen(tmp_path, {"epoch": 2}) == 1280  # epoch 1 trained the same 640 images
+    assert images_seen(tmp_path, {"epoch": 2, "epoch_progress": {"images": 64}}) == 1344
+    assert images_seen(tmp_path / "empty", {"epoch": 0}) == 0
