@@ -55,16 +55,20 @@ def cuba_neuron(params: LIFParams, weight_scale: float) -> CubaNeuron:
 
 @writes(SpikingBlock)
 def write_block(block: SpikingBlock, state: ExportState) -> None:
-    """Fold tdBN into the synapse, scale to device units and dispatch on the synapse type."""
-    synapse = block.synapse
+    """A neurovae block: its LIF's CUBA parameters, then :func:`write_synapse`."""
+    write_synapse(block.synapse, block.norm, cuba_neuron(block.neuron.params, state.weight_scale), state)
+
+
+def write_synapse(synapse: nn.Module, norm: nn.Module | None, neuron: CubaNeuron, state: ExportState) -> Layer:
+    """Append the layer of ``synapse`` (batch norm folded in, scaled to device units) with ``neuron``; return it."""
     out_axis = 1 if isinstance(synapse, nn.ConvTranspose2d) else 0
-    weight, bias = fold_into_synapse(synapse.weight, synapse.bias, block.norm, out_axis=out_axis)
-    neuron = cuba_neuron(block.neuron.params, state.weight_scale)
+    weight, bias = fold_into_synapse(synapse.weight, synapse.bias, norm, out_axis=out_axis)
     scale = state.weight_scale
     layer = SYNAPSE_WRITERS[type(synapse)](synapse, weight.double().numpy() * scale, bias.double().numpy() * scale,
                                            neuron, state)
     state.layers.append(layer)
     state.shape = tuple(layer.output_shape(state.shape))
+    return layer
 
 
 @writes(nn.Linear, SYNAPSE_WRITERS)
@@ -107,7 +111,7 @@ def write_conv_transpose(conv: nn.ConvTranspose2d, weight: np.ndarray, bias: np.
 
 
 @writes(TimeFlatten)
-def write_flatten(_flatten: TimeFlatten, state: ExportState) -> None:
+def write_flatten(_flatten: nn.Module, state: ExportState) -> None:
     """Flatten -> netx ``flatten`` (shape ``(C*H*W, 1, 1)`` as SLAYER writes it)."""
     size = int(np.prod(state.shape))
     state.layers.append(FlattenLayer(shape=(size, 1, 1)))
