@@ -1,11 +1,15 @@
-"""``neurovae export --lava``, ``neurovae inspect`` and ``neurovae run``: from a trained run to Lava."""
+"""``neurovae export --lava|--nir``, ``neurovae inspect`` and ``neurovae run``: from a trained run to Lava (and NIR)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output
+
+if TYPE_CHECKING:
+    from neurovae.netx import NetworkRecord
 
 PARTS = ("encoder", "decoder", "full")
 EMULATOR_FROM = 64
@@ -14,18 +18,26 @@ EMULATOR_FROM = 64
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``export``, ``inspect`` and ``run``."""
-    export = commands.add_parser("export", help="write a trained model as lava-dl netx HDF5")
-    export.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run directory or its checkpoint.pt")
-    export.add_argument("--lava", action="store_true", required=True, help="netx HDF5 for Lava (the only format)")
-    export.add_argument("--part", choices=PARTS, default="decoder",
-                        help="which part (full: PREFIX-encoder.net and PREFIX-decoder.net)")
-    export.add_argument("-o", "--out", required=True, help="output .net file (for --part full: a path prefix)")
+    export = commands.add_parser("export", help="write a trained model (or a NIR graph) as lava-dl netx HDF5, "
+                                 "or a model (or a netx file) as a NIR graph")
+    export.add_argument("run", metavar="SOURCE", help="run directory or its checkpoint.pt; with --lava also a NIR "
+                        "graph (.nir), with --nir also a netx file (.net)")
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--lava", action="store_true", help="netx HDF5 for Lava and the emulator")
+    target.add_argument("--nir", action="store_true", help="a NIR graph (Neuromorphic Intermediate Representation: "
+                        "snnTorch, Norse, Sinabs, Rockpool ...); see neurovae.export.to_nir")
+    export.add_argument("--part", choices=PARTS, help="which part of a run (default: decoder; full: "
+                        "PREFIX-encoder and PREFIX-decoder files)")
+    export.add_argument("-o", "--out", required=True, help="output .net / .nir file (for --part full: a path prefix)")
     export.add_argument("--precision", choices=("float", "fixed"), default="float",
-                        help="fixed: Loihi's integer formats (8-bit weights with a scale per layer, 13-bit biases, "
-                             "17-bit thresholds, 12-bit decays); see neurovae.export.quantize")
+                        help="--lava only; fixed: Loihi's integer formats (8-bit weights with a scale per layer, "
+                             "13-bit biases, 17-bit thresholds, 12-bit decays); see neurovae.export.quantize")
     export.add_argument("--weight-scale", type=float, metavar="S",
                         help="with --precision fixed: one scale (device units per training unit) for every layer "
                              "instead of the automatic per-layer scales")
+    export.add_argument("--dt", type=float, metavar="SECONDS",
+                        help="NIR time step, for --lava GRAPH.nir (default: the graph's metadata, else 1e-4, "
+                             "snnTorch's) and --nir (default 1e-4); see neurovae.export.from_nir")
     add_force_argument(export)
     export.set_defaults(handler=run_export)
 
@@ -47,6 +59,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--steps", type=int, help="time steps per sample (default: the file's T (a SLAYER file's "
                      "simulation/tSample) plus the layers' latency, or the reset interval)")
     add_reset_arguments(run)
+    run.add_argument("--batch-size", type=int, default=64, metavar="B",
+                     help="samples simulated and written to disk at a time (default 64; memory grows with it, not "
+                     "with -n); under torchrun the processes share the batches")
     run.add_argument("-n", "--samples", type=int, default=16, help="number of samples (default 16)")
     run.add_argument("--seed", type=int, default=0)
     add_data_argument(run)
@@ -81,44 +96,84 @@ def reset_schedule(args: argparse.Namespace):
     return ResetSchedule(args.reset_interval, args.reset_offset)
 
 
-def export_paths(out: str, part: str) -> dict[str, Path]:
+def export_paths(out: str, part: str, suffix: str = ".net") -> dict[str, Path]:
     """Output file per part: ``out`` itself, or ``PREFIX-encoder.net`` / ``PREFIX-decoder.net`` for full."""
     if part != "full":
         return {part: Path(out)}
-    prefix = Path(out).with_suffix("") if Path(out).suffix == ".net" else Path(out)
-    return {name: prefix.parent / f"{prefix.name}-{name}.net" for name in ("encoder", "decoder")}
+    prefix = Path(out).with_suffix("") if Path(out).suffix == suffix else Path(out)
+    return {name: prefix.parent / f"{prefix.name}-{name}{suffix}" for name in ("encoder", "decoder")}
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Export one part (or both) of a trained run; a fixed-point export also prints how each layer was quantized."""
-    from neurovae.config import config_to_dict
-    from neurovae.export import ExportError, export_model, format_report, quantize_with_report
-    from neurovae.export.quantize import QuantizationError
-    from neurovae.netx import write_netx
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model
+    """Export one part (or both) of a trained run, or convert a NIR graph / netx file; write only if all succeed.
 
+    A fixed-point export also prints how each layer was quantized.
+    """
+    from neurovae.export import ExportError
+    from neurovae.netx import write_netx
+
+    source = Path(args.run)
+    graph_in, netx_in = args.lava and source.suffix == ".nir", args.nir and source.suffix == ".net"
+    if args.nir and (args.precision != "float" or args.weight_scale is not None):
+        raise ExportError("--nir writes the float network (NIR has no fixed point); leave out --precision and "
+                          "--weight-scale")
     if args.weight_scale is not None and args.precision != "fixed":
         raise ExportError("--weight-scale sets the fixed-point scale: add --precision fixed")
-    check_output(*export_paths(args.out, args.part).values(), force=args.force)
-    paths, config, state = open_run(args.run)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
-    model.eval()
-    networks = {}  # every part is exported (and quantized) before any file is written
-    for part, path in export_paths(args.out, args.part).items():
-        network = export_model(model, part, model_config=config_to_dict(config))
-        if args.precision == "fixed":
-            try:
-                network, rows = quantize_with_report(network, scale=args.weight_scale)
-            except QuantizationError as error:
-                raise ExportError(f"{part}: {error}") from None
-            print(format_report(rows))
-        networks[path] = (part, network)
-    for path, (part, network) in networks.items():
+    if (graph_in or netx_in) and args.part is not None:
+        raise ExportError(f"--part selects a part of a run; {source} is one network")
+    if args.dt is not None and not (graph_in or args.nir):
+        raise ExportError("--dt is the time step of a NIR graph: give --nir, or --lava with a .nir file")
+    part = "network" if graph_in or netx_in else args.part or "decoder"
+    paths = export_paths(args.out, part, ".nir" if args.nir else ".net")
+    check_output(*paths.values(), force=args.force)
+    outputs = [(path, name) for name, path in paths.items()]
+    networks = dict(zip(outputs, _source_networks(args, source, list(paths), graph_in, netx_in), strict=True))
+    # every output is computed (quantized, converted) before any file is written
+    if args.nir:
+        from neurovae.export.to_nir import DT, netx_to_nir, write_nir
+
+        graphs = {key: netx_to_nir(network, dt=args.dt or DT) for key, network in networks.items()}
+        for (path, name), graph in graphs.items():
+            write_nir(graph, path)
+            kinds = ", ".join(type(node).__name__ for node in graph.nodes.values())
+            print(f"wrote {path}: {name}, {len(graph.nodes)} NIR nodes ({kinds})")
+        return 0
+    if args.precision == "fixed":
+        networks = {key: _quantized(key[1], network, args.weight_scale) for key, network in networks.items()}
+    for (path, name), network in networks.items():
         write_netx(network, path)
-        print(f"wrote {path}: {part}, {len(network.layers)} layers, precision {network.precision}")
+        print(f"wrote {path}: {name}, {len(network.layers)} layers, precision {network.precision}")
     return 0
+
+
+def _source_networks(args: argparse.Namespace, source: Path, parts: list[str], graph_in: bool,
+                     netx_in: bool) -> list[NetworkRecord]:
+    """The float netx networks to write: one per part of a run, or the one of a NIR graph or netx file."""
+    from neurovae.config import config_to_dict
+    from neurovae.export import export_model
+    from neurovae.export.from_nir import nir_to_netx, read_nir
+    from neurovae.netx import read_netx
+    from neurovae.runs import load_run
+
+    if graph_in:
+        return [nir_to_netx(read_nir(source), dt=args.dt)]
+    if netx_in:
+        return [read_netx(source)]
+    model, config = load_run(source)
+    return [export_model(model, part, model_config=config_to_dict(config)) for part in parts]
+
+
+def _quantized(name: str, network: NetworkRecord, scale: float | None) -> NetworkRecord:
+    """The fixed-point network; prints how each layer was quantized."""
+    from neurovae.export import ExportError, format_report, quantize_with_report
+    from neurovae.export.quantize import QuantizationError
+
+    try:
+        network, rows = quantize_with_report(network, scale=scale)
+    except QuantizationError as error:
+        raise ExportError(f"{name}: {error}") from None
+    print(format_report(rows))
+    return network
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -150,6 +205,7 @@ def run_network(args: argparse.Namespace) -> int:
     report = simulate_files(args.nets, args.input, backend=backend, precision=args.precision,
                             steps=args.steps, count=args.samples, seed=args.seed, data_dir=args.data,
                             out=args.out, record_voltage=args.voltages, progress=not args.no_progress,
-                            schedule=reset_schedule(args))
-    print(report)
+                            schedule=reset_schedule(args), batch_size=args.batch_size)
+    if report:  # under torchrun, rank 0 reports for the group
+        print(report)
     return 0

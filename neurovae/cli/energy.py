@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output
@@ -34,6 +35,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     energy.add_argument("--steps", type=int, help="time steps per sample of a static input (default: the file's "
                         "T plus the layers' latency, or the reset interval)")
     add_reset_arguments(energy)
+    energy.add_argument("--batch-size", type=int, metavar="B", help="samples counted at a time (default 64 on "
+                        "torch and the emulator, all at once on Lava); under torchrun the processes share the batches")
     energy.add_argument("--seed", type=int, default=0, help="seed of prior / host-side sampling")
     energy.add_argument("--profile", default="loihi1",
                         help="spiking energy profile: name in deploy/energy/ or YAML path (default loihi1)")
@@ -72,6 +75,8 @@ def run_energy(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise SimulationError(f"-n {args.samples}: give a positive number of samples")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SimulationError(f"--batch-size {args.batch_size}: give a positive number of samples")
     if args.steps is not None and args.steps < 1:
         raise SimulationError(f"--steps {args.steps}: give a positive number of time steps")
     check_output(args.out, Path(args.out).with_suffix(".png"), force=args.force)
@@ -88,7 +93,10 @@ def run_energy(args: argparse.Namespace) -> int:
     inputs = resolve_input(args.input, networks[0], args.samples, args.seed, args.data)
     reports = energy_reports(names, networks, inputs, backend=args.backend, precision=args.precision,
                              spiking=spiking, ann=ann, stacks=stacks, seed=args.seed,
-                             progress=not args.no_progress, steps=args.steps, schedule=reset_schedule(args))
+                             progress=not args.no_progress, steps=args.steps, schedule=reset_schedule(args),
+                             batch_size=args.batch_size)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for the group
+        return 0
     for report in reports:
         print(report.table())
         print()

@@ -113,6 +113,20 @@ class OperationCounter:
             ("input_events", "synaptic_ops", "active_updates", "inactive_updates", "output_spikes"), 0)
             for plan in self._plans}
 
+    def state(self) -> dict:
+        """What has been counted so far (samples, steps, per-layer totals): what :meth:`merge` adds."""
+        return {"samples": self.samples, "steps": self.steps, "totals": self._totals}
+
+    def merge(self, state: dict) -> None:
+        """Add another counter's :meth:`state`: the same network counted on other batches (another process's)."""
+        if state["samples"] and self.steps is not None and state["steps"] != self.steps:
+            raise SimulationError(f"batches of {self.steps} and {state['steps']} steps cannot be counted together")
+        self.steps = self.steps if self.steps is not None else state["steps"]
+        self.samples += state["samples"]
+        for index, totals in state["totals"].items():
+            for key, value in totals.items():
+                self._totals[index][key] += value
+
     def update(self, inputs: np.ndarray, result: SimulationResult, continuous: bool = False) -> None:
         """Add a batch: the ``inputs`` ``[N, *input_shape, T]`` the backend ran and its ``result``.
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neurovae import distributed
 from neurovae.emulator.run import device_inputs
 from neurovae.energy.counts import LayerCounts, OperationCounter
 from neurovae.energy.profiles import EnergyProfile, load_profile
@@ -130,18 +131,29 @@ def count_chain(networks: Sequence[NetworkRecord], inputs: np.ndarray, backend: 
     window = (steps or default) if static else steps
     size = len(inputs) if schedule is not None else int(batch_size or BATCH[backend] or len(inputs))
     counters = [OperationCounter(network) for network in networks]
-    rng = np.random.default_rng(seed)
-    with sample_bar(len(inputs), progress, f"counting on {backend} ({precision})") as bar:
-        for first_sample in range(0, len(inputs), size):  # checked and converted a batch at a time: bounded memory
-            batch = check_inputs(first, inputs[first_sample:first_sample + size], window)
-            bar_step, result = len(batch), None
-            for position, network in enumerate(networks):
-                if position:
-                    batch = posterior_spikes(networks[position - 1], network, result, rng)
-                result = run(position, network, batch)
-                counters[position].update(device_inputs(network, batch, precision), result,
-                                          continuous=schedule is not None)
-            bar.update(bar_step)
+    group = distributed.join(torch.device("cpu"))
+    try:
+        with sample_bar(len(inputs), progress and group.main, f"counting on {backend} ({precision})") as bar:
+            for number, first_sample in enumerate(range(0, len(inputs), size)):
+                if number % group.world != group.rank:  # under torchrun, process k counts batches k, k + N, ...
+                    continue
+                # checked and converted a batch at a time: bounded memory
+                batch = check_inputs(first, inputs[first_sample:first_sample + size], window)
+                bar_step, result = len(batch), None
+                rng = np.random.default_rng([seed, number])  # the same draws whichever process counts the batch
+                for position, network in enumerate(networks):
+                    if position:
+                        batch = posterior_spikes(networks[position - 1], network, result, rng)
+                    result = run(position, network, batch)
+                    counters[position].update(device_inputs(network, batch, precision), result,
+                                              continuous=schedule is not None)
+                bar.update(bar_step * group.world)
+        for counter in counters:  # every process's counts, added up on each
+            states = distributed.gather_objects(counter.state())
+            for state in (state for rank, state in enumerate(states) if rank != group.rank):
+                counter.merge(state)
+    finally:
+        distributed.leave(group)
     return [counter.compute() for counter in counters]
 
 
@@ -149,7 +161,7 @@ def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inpu
                    backend: str = "emulator", precision: str = "float", spiking: EnergyProfile | None = None,
                    ann: EnergyProfile | None = None, stacks: Sequence[SpikingStack] | None = None,
                    seed: int = 0, progress: bool = True, steps: int | None = None,
-                   schedule: ResetSchedule | None = None) -> list[EnergyReport]:
+                   schedule: ResetSchedule | None = None, batch_size: int | None = None) -> list[EnergyReport]:
     """Count a chain (see :func:`count_chain`) and price each network: one :class:`EnergyReport` per network.
 
     ``spiking`` / ``ann``: the profiles (default ``loihi1`` / ``ann_horowitz2014``), read before any simulation
@@ -157,7 +169,7 @@ def energy_reports(names: Sequence[str], networks: Sequence[NetworkRecord], inpu
     """
     spiking, ann = spiking or load_profile("loihi1"), ann or load_profile("ann_horowitz2014")
     counts = count_chain(networks, inputs, backend=backend, precision=precision, stacks=stacks, seed=seed,
-                         progress=progress, steps=steps, schedule=schedule)
+                         progress=progress, steps=steps, schedule=schedule, batch_size=batch_size)
     notes = [] if len(networks) == 1 else ["the decoder's input is sampled on the host from the encoder's output "
                                            "(ESVAE: Poisson; FSVAE: autoregressive Bernoulli) and not counted"]
     return [EnergyReport(name, layer_counts, spiking, ann, backend=backend, precision=precision, notes=notes)

@@ -8,13 +8,16 @@ reconstruction on the target but for the sampling.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from neurovae import distributed
 from neurovae.netx import NetworkRecord, read_netx
 from neurovae.simulate.host import (
     decoded_images,
@@ -80,15 +83,55 @@ class _Timing:
                 f"({rate:.0f} steps/s{detail})")
 
 
+@dataclass
+class _Chain:
+    """One network, or an encoder and a decoder with host sampling between, on one backend."""
+
+    paths: Sequence[str | os.PathLike]
+    networks: list[NetworkRecord]
+    backend: str
+    precision: str
+    steps: int | None
+    record_voltage: bool
+    progress: bool
+    schedule: ResetSchedule | None
+    seed: int
+
+    def __call__(self, index: int, inputs: np.ndarray) -> tuple[dict[str, np.ndarray], list[SimulationResult]]:
+        """The arrays of batch ``index`` (the ``.npz``'s keys) and each network's result.
+
+        The host sampling of batch ``index`` draws from a generator seeded with ``(seed, index)``: the run's
+        numbers do not depend on which process runs which batch.
+        """
+        first = self.networks[0]
+        result = simulate(self.paths[0], inputs, self.backend, self.precision, self.steps, self.record_voltage,
+                          self.progress, self.schedule)
+        results, extra = [result], {"inputs": inputs}
+        final, final_net = result, first
+        if len(self.networks) == 2:
+            latent = posterior_spikes(first, self.networks[1], result, np.random.default_rng([self.seed, index]))
+            final = simulate(self.paths[1], latent, self.backend, self.precision, None, self.record_voltage,
+                             self.progress, self.schedule)
+            final_net = self.networks[1]
+            results.append(final)
+            extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
+        images = decoded_images(final_net, final)
+        if images is not None:
+            extra["images"] = images
+        return {**result_arrays(final), **extra}, results
+
+
 def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str = "lava", precision: str = "float",
                    steps: int | None = None, count: int = 16, seed: int = 0, data_dir: str | None = None,
                    out: str | os.PathLike = "lava_run.npz", record_voltage: bool = False,
-                   progress: bool = True, schedule: ResetSchedule | None = None) -> str:
+                   progress: bool = True, schedule: ResetSchedule | None = None,
+                   batch_size: int = STREAM_BATCH) -> str:
     """Run one file (or encoder + decoder), save ``out`` (.npz) and a PNG grid of image outputs; return a report.
 
-    The samples run :data:`STREAM_BATCH` at a time, each batch's arrays streamed to disk, so memory stays that of
-    one batch. With netx's reset ``schedule`` the samples run back to back, each ``steps`` steps long (default:
-    the schedule's interval), as one batch.
+    The samples run ``batch_size`` at a time, each batch's arrays streamed to disk, so memory stays that of
+    one batch. Under ``torchrun`` the processes share the batches (process k runs batches k, k + N, ...) and
+    rank 0 gathers and writes them in order. With netx's reset ``schedule`` the samples run back to back, each
+    ``steps`` steps long (default: the schedule's interval), as one batch.
     """
     if steps is not None and steps < 1:
         raise SimulationError(f"--steps {steps}: give a positive number of time steps")
@@ -100,46 +143,48 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     total_steps = steps or (default if static else None)
     if static and total_steps is None:
         raise SimulationError("the input has no time axis and the file states no steps; pass --steps T")
-    batch = len(inputs) if schedule is not None else STREAM_BATCH
-    rng = np.random.default_rng(seed)
+    if batch_size < 1:
+        raise SimulationError(f"--batch-size {batch_size}: give a positive number of samples")
+    size = len(inputs) if schedule is not None else batch_size
+    starts = list(range(0, len(inputs), size))
+    group = distributed.join(torch.device("cpu"))
+    chain = _Chain(paths, networks, backend, precision, total_steps, record_voltage, progress and group.main,
+                   schedule, seed)
     timings = [_Timing() for _ in networks]
-    shown: dict[str, list[np.ndarray]] = {"input": [], "output": []}
-    with NpzStream(out) as store:
-        for start in range(0, len(inputs), batch):
-            part = inputs[start:start + batch]
-            result = simulate(paths[0], part, backend, precision, total_steps, record_voltage, progress, schedule)
-            timings[0].add(result)
-            extra: dict[str, np.ndarray] = {"inputs": part}
-            final, final_net = result, first
-            if len(networks) == 2:
-                latent = posterior_spikes(first, networks[1], result, rng)
-                final = simulate(paths[1], latent, backend, precision, None, record_voltage, progress, schedule)
-                final_net = networks[1]
-                timings[1].add(final)
-                extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
-            images = decoded_images(final_net, final)
-            if images is not None:
-                extra["images"] = images
-                shown["input"].append(part[:GRID_IMAGES - sum(map(len, shown["input"]))])
-                shown["output"].append(images[:GRID_IMAGES - sum(map(len, shown["output"]))])
-            store.add({**result_arrays(final), **extra})
-    label = backend
-    lines = [timings[0].line(paths[0], f", {precision}, {label}")]
+    shown: dict[str, list[np.ndarray]] = {"inputs": [], "images": []}
+    try:
+        with NpzStream(out) if group.main else contextlib.nullcontext() as store:
+            for first_batch in range(0, len(starts), group.world):
+                index = first_batch + group.rank
+                mine = chain(index, inputs[starts[index]:starts[index] + size]) if index < len(starts) else None
+                for done in distributed.gather_objects(mine):  # rank order is batch order
+                    if done is None or not group.main:
+                        continue
+                    arrays, results = done
+                    store.add(arrays)
+                    for timing, result in zip(timings, results, strict=True):
+                        timing.add(result)
+                    for key, images in shown.items():
+                        if "images" in arrays:
+                            images.append(arrays[key][:GRID_IMAGES - sum(map(len, images))])
+    finally:
+        distributed.leave(group)
+    if not group.main:
+        return ""
+    lines = [timings[0].line(paths[0], f", {precision}, {backend}")]
     if len(networks) == 2:
         lines.append(timings[1].line(paths[1], ""))
     lines.append(f"wrote {store.out}")
-    if shown["output"]:
+    if shown["images"]:
         grid = store.out.with_suffix(".png")
-        _save_grid(grid, np.concatenate(shown["input"]) if static and len(networks) == 2 else None,
-                   np.concatenate(shown["output"]), f"{label} ({precision})")
+        _save_grid(grid, np.concatenate(shown["inputs"]) if static and len(networks) == 2 else None,
+                   np.concatenate(shown["images"]), f"{backend} ({precision})")
         lines.append(f"wrote {grid}")
     return "\n".join(lines)
 
 
 def _save_grid(path: Path, inputs: np.ndarray | None, images: np.ndarray, label: str) -> None:
     """Reconstructions under their inputs, or the decoded images alone."""
-    import torch
-
     from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
 
     if inputs is not None:

@@ -29,16 +29,20 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _train(config, out, processes: int, *extra: str) -> None:
-    """``neurovae train`` in one process, or under torchrun in ``processes`` gloo processes."""
+def _command(processes: int, *argv: str) -> None:
+    """``neurovae ARGV`` in one process, or under torchrun in ``processes`` gloo processes."""
     command = [sys.executable, "-m", "neurovae.cli.main"]
     if processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
                    f"--master_port={_free_port()}", "-m", "neurovae.cli.main"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([*command, "train", str(config), "--out", str(out), "--no-progress", *extra],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    done = subprocess.run([*command, *argv], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def _train(config, out, processes: int, *extra: str) -> None:
+    """``neurovae train`` in one process, or under torchrun in ``processes`` gloo processes."""
+    _command(processes, "train", str(config), "--out", str(out), "--no-progress", *extra)
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
@@ -150,3 +154,31 @@ def test_batch_coupled_terms_of_two_ranks_equal_one_process(tmp_path):
         for name in ("weight", "bias"):
             torch.testing.assert_close(part[name], alone[name])
     torch.testing.assert_close(torch.cat([p["rates_grad"] for p in parts]), alone["rates_grad"])
+
+
+def test_run_and_energy_shard_their_batches_across_processes(tmp_path):
+    """``neurovae run`` / ``energy`` under torchrun: the same .npz and counts as one process."""
+    import json
+
+    import numpy as np
+
+    from neurovae.netx import CubaNeuron, DenseLayer, InputLayer, NetworkRecord, write_netx
+
+    rng = np.random.default_rng(3)
+    neuron = CubaNeuron(vDecay=512, vThMant=64)
+    network = NetworkRecord(layers=(InputLayer((6,)), DenseLayer(rng.integers(-60, 90, (5, 6)), neuron),
+                                    DenseLayer(rng.integers(-60, 90, (3, 5)), neuron)), precision="fixed")
+    net = write_netx(network, tmp_path / "net.net")
+    np.save(tmp_path / "in.npy", rng.random((7, 6, 9)) < 0.5)
+    outputs = {}
+    for processes in (1, 2):
+        common = [str(net), "--input", str(tmp_path / "in.npy"), "--backend", "emulator", "--precision", "fixed",
+                  "--batch-size", "2", "--no-progress"]
+        _command(processes, "run", *common, "--voltages", "-o", str(tmp_path / f"run{processes}.npz"))
+        _command(processes, "energy", *common, "-o", str(tmp_path / f"energy{processes}.json"))
+        outputs[processes] = np.load(tmp_path / f"run{processes}.npz")
+    assert outputs[1]["layer2_spikes"].shape == (7, 3, 9) and outputs[1]["layer1_spikes"].any()
+    for key in outputs[1].files:
+        np.testing.assert_array_equal(outputs[2][key], outputs[1][key], err_msg=key)
+    one, two = (json.loads((tmp_path / f"energy{n}.json").read_text()) for n in (1, 2))
+    assert one["reports"][0]["layers"] == two["reports"][0]["layers"]
