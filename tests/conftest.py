@@ -158,6 +158,22 @@ def write_tiny_config(tmp_path):
 
 
 @pytest.fixture
+def tiny_run(tmp_path):
+    """An untrained tiny ESVAE run directory (config.yaml + checkpoint.pt)."""
+    from neurovae.config import load_config
+    from neurovae.train.checkpoint import init_run, save_checkpoint
+    from neurovae.train.loop import build_model
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config_dict()))
+    config = load_config(path)
+    paths = init_run(tmp_path / "run", config)
+    torch.manual_seed(0)
+    save_checkpoint(paths, build_model(config), None, 0)
+    return paths.root
+
+
+@pytest.fixture
 def cvae_run(tmp_path, idx, tiny_config_dict):
     """A tiny CVAE trained on a tiny MNIST folder: ``(tmp_path, data folder)``, the run in ``tmp_path / "run"``."""
     from neurovae.cli.main import main

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,6 +114,17 @@ def synaptic_net(shaped: bool = False) -> nn.Sequential:
         net[0].weight.mul_(1.5)
         net[2].weight.mul_(2.0)
     return net.double().eval()
+
+
+def snntorch_graph(net: nn.Module, shape: tuple[int, ...], path: Path) -> object:
+    """The float32 copy of ``net`` as snnTorch's exporter writes it, written to ``path`` and read back."""
+    import nir
+    from snntorch.export_nir import export_to_nir
+
+    from neurovae.export.from_nir import read_nir
+
+    nir.write(path, export_to_nir(copy.deepcopy(net).float(), torch.zeros((1, *shape)), ignore_dims=[0]))
+    return read_nir(path)
 
 
 def spikes_in(shape: tuple[int, ...], seed: int = 0, rate: float = 0.4) -> torch.Tensor:

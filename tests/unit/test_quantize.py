@@ -8,13 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from neurovae.cli.main import main
-from neurovae.config import load_config
 from neurovae.export import (
     LOIHI,
     ExportError,
@@ -40,8 +38,6 @@ from neurovae.netx import (
     write_netx,
 )
 from neurovae.simulate.fixed import optimize_weight_bits
-from neurovae.train.checkpoint import init_run, save_checkpoint
-from neurovae.train.loop import build_model
 
 EXPORT_SCALE = 64.0  # a float export's device units per training unit
 
@@ -266,18 +262,6 @@ def test_fixed_export_of_an_esvae_leaves_the_model_alone():
         export_model(model, "decoder", precision="double")
     with pytest.raises(ExportError, match="decoder: layer"):
         export_model(model, "decoder", precision="fixed", scale=1e6)
-
-
-@pytest.fixture
-def tiny_run(tmp_path, tiny_config_dict):
-    """An untrained tiny ESVAE run directory (config.yaml + checkpoint.pt)."""
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(tiny_config_dict()))
-    config = load_config(path)
-    paths = init_run(tmp_path / "run", config)
-    torch.manual_seed(0)
-    save_checkpoint(paths, build_model(config), None, 0)
-    return paths.root
 
 
 def test_cli_exports_fixed_point_with_a_report(capsys, tiny_run, tmp_path):
