@@ -1,4 +1,4 @@
-"""Target profiles (``deploy/targets/*.yaml``) and how many neuromorphic cores a netx network needs.
+"""Target profiles (``neurovae/profiles/targets/*.yaml``) and how many neuromorphic cores a netx network needs.
 
 A layer is placed on cores of its own (as lava-dl's compilers do per layer): it needs enough cores for
 its neurons and for its synapses, ``max(ceil(neurons / neurons_per_core), ceil(synapses / synapses_per_core))``.
@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from neurovae import resources
 from neurovae.energy.connectivity import fan_in
 from neurovae.errors import NeurovaeError
 from neurovae.netx import NetworkRecord
 
-TARGETS_DIR = Path(__file__).resolve().parents[1] / "deploy" / "targets"
+TARGETS_DIR = resources.folder("targets")
 
 
 class TargetError(NeurovaeError):

@@ -18,10 +18,11 @@ import json
 import time
 from pathlib import Path
 
+from neurovae import resources
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset, overrides
 from neurovae.errors import ConfigError
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = resources.folder("configs")
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

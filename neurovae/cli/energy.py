@@ -18,8 +18,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "energy", help="count spikes and synaptic operations, and estimate energy per image (chip vs ANN)",
         description="Counts per layer and per sample (input events, synaptic operations with exact convolution "
                     "borders, active/inactive membrane updates, spikes, sparsity) from a PyTorch, Lava or emulator "
-                    "run, priced with the per-operation energies of deploy/energy/*.yaml; writes a JSON report and "
-                    "a PNG bar plot.")
+                    "run, priced with the per-operation energies of a profile (shipped: neurovae/profiles/energy/"
+                    "*.yaml); writes a JSON report and a PNG bar plot.")
     energy.add_argument("targets", nargs="+", metavar="NET_OR_RUN",
                         help="netx file (two: encoder then decoder, with host sampling in between), or a run "
                              "directory / checkpoint (with --part; needed for --backend torch)")
@@ -39,7 +39,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         "torch and the emulator, all at once on Lava); under torchrun the processes share the batches")
     energy.add_argument("--seed", type=int, default=0, help="seed of prior / host-side sampling")
     energy.add_argument("--profile", default="loihi1",
-                        help="spiking energy profile: name in deploy/energy/ or YAML path (default loihi1)")
+                        help="spiking energy profile: name in neurovae/profiles/energy/ or YAML path (default loihi1)")
     energy.add_argument("--ann-profile", default="ann_horowitz2014", help="ANN baseline profile")
     add_data_argument(energy)
     energy.add_argument("-o", "--out", default="energy.json", help="JSON report (a .png plot is written beside it)")

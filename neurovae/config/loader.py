@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from neurovae import resources
 from neurovae.config.schema import DataConfig, RunConfig, TrainConfig
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
@@ -104,10 +105,13 @@ def resolve_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None)
 
 
 def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read a YAML config file; every problem is a one-line :class:`ConfigError`."""
+    """Read a YAML config file, or a shipped config by name (``esvae_fmnist``); problems are one-line ConfigErrors."""
     path = Path(path)
+    if not path.is_file() and not path.suffix and path.name == str(path) and path.name in resources.names("configs"):
+        path = resources.packaged("configs", f"{path.name}.yaml")
     if not path.is_file():
-        raise ConfigError(f"config file {path} not found; see configs/ for examples")
+        raise ConfigError(f"config file {path} not found; give a YAML file or one of the shipped configs: "
+                          f"{', '.join(resources.names('configs'))}")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:

@@ -1,8 +1,8 @@
 """Energy model: operation counts from runs on any backend, priced with sourced per-operation energies.
 
 Data flow: a netx network + inputs -> :func:`count_chain` (PyTorch, Lava or the emulator; batch by batch)
--> :class:`LayerCounts` per layer -> :class:`EnergyReport` with a spiking profile (``deploy/energy/loihi1.yaml``)
-and an ANN profile (``ann_horowitz2014.yaml``) -> table, JSON and PNG (:func:`write_reports`).
+-> :class:`LayerCounts` per layer -> :class:`EnergyReport` with a spiking profile (``loihi1`` in
+``neurovae/profiles/energy/``) and an ANN profile (``ann_horowitz2014``) -> table, JSON and PNG (:func:`write_reports`).
 """
 
 from neurovae.energy.connectivity import fan_in, fan_out

@@ -1,4 +1,4 @@
-"""Energy profiles: per-operation energies with their sources, read from ``deploy/energy/*.yaml``.
+"""Energy profiles: per-operation energies with their sources, read from ``neurovae/profiles/energy/*.yaml``.
 
 A ``spiking`` profile prices the operations of an event-driven chip (synaptic operations, neuron updates, spike
 messages, learning updates); an ``ann`` profile prices multiply-accumulates of the same network run as an ANN.
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from neurovae import resources
 from neurovae.errors import NeurovaeError
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "energy"
+PROFILES_DIR = resources.folder("energy")
 REQUIRED = {
     "spiking": ("synaptic_op", "synaptic_update", "neuron_update_active", "neuron_update_inactive",
                 "spike_within_tile", "tile_hop"),

@@ -52,7 +52,7 @@ class EnergyReport:
     def __post_init__(self) -> None:
         if self.spiking.kind != "spiking" or self.ann.kind != "ann":
             raise NeurovaeError(f"energy profiles {self.spiking.name} / {self.ann.name} must be a spiking and an "
-                                "ann profile (see deploy/energy/)")
+                                "ann profile (see neurovae/profiles/energy/)")
 
     def spiking_pj(self, layer: LayerCounts) -> dict[str, float]:
         """Energy parts of one layer on the spiking chip, pJ per sample."""
