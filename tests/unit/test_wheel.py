@@ -7,6 +7,7 @@ this test builds the wheel, installs it into a temporary folder and uses them fr
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,8 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 def installed(tmp_path_factory) -> Path:
     """The wheel, built from the checkout (no network: the venv's setuptools) and installed without dependencies."""
     folder = tmp_path_factory.mktemp("wheel")
+    source = folder / "source"  # a copy of what the wheel is built from, so that the build leaves the checkout clean
+    shutil.copytree(REPO / "neurovae", source / "neurovae", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(folder / "dist"), str(REPO)], capture_output=True, text=True, check=False)
+                            "-w", str(folder / "dist"), str(source)], capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (folder / "dist").glob("neurovae-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
