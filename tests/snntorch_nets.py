@@ -138,6 +138,42 @@ def for_backend(x: torch.Tensor) -> np.ndarray:
     return np.moveaxis(x.numpy(), 0, -1)
 
 
+def check_same_spikes(network, net: nn.Module, x: torch.Tensor, run: Callable[[object, np.ndarray], object]) -> None:
+    """``run(network, inputs)`` (a backend) gives snnTorch's spikes with Lava's timing, at every layer and step.
+
+    ``net`` is run in float64, as Lava floating_pt and the emulator run the file; every layer must fire.
+    """
+    from neurovae.export.chain import lava_timed_forward
+
+    with torch.no_grad():
+        expected = lava_timed_forward(net.double(), x)
+    assert mismatches(run(network, for_backend(x)), network, expected) == dict.fromkeys(network.spiking_layers, 0)
+    assert all(int(spikes.sum()) > 0 for spikes in expected)  # the comparison is not vacuous
+
+
+def dense_nir_net() -> nn.Sequential:
+    """linear -> leaky -> linear -> leaky with per-neuron parameters, input (12,)."""
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Linear(12, 10), leaky(0.9, 0.4, (10,)), nn.Linear(10, 6), leaky(0.6, 0.3, (6,)))
+    with torch.no_grad():
+        net[2].weight.mul_(3.0)
+    return net.double().eval()
+
+
+NIR_NETWORKS = {"conv-flatten-dense": (nir_conv_net, (2, 6, 6)), "dense": (dense_nir_net, (12,)),
+                "synaptic": (lambda: synaptic_net(shaped=True), (12,))}
+"""snnTorch networks that snnTorch's NIR exporter can write, with their input shapes."""
+
+
+def check_through_nir(name: str, run: Callable[[object, np.ndarray], object], folder: Path) -> None:
+    """``NIR_NETWORKS[name]`` -> snnTorch's exporter (float32) -> NIR file -> neurovae: runs as snnTorch does."""
+    from neurovae.export.from_nir import nir_to_netx
+
+    make, shape = NIR_NETWORKS[name]
+    net = make().float()  # what a user exports: the float32 model, whose float64 twin Lava runs
+    check_same_spikes(nir_to_netx(snntorch_graph(net, shape, folder / "net.nir")), net, spikes_in(shape), run)
+
+
 def mismatches(result, network, torch_spikes: list[torch.Tensor]) -> dict[int, int]:
     """Spikes that differ, per spiking layer, between a backend result and snnTorch's ``[T, N, ...]`` spikes."""
     assert len(torch_spikes) == len(network.spiking_layers)
