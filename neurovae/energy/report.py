@@ -26,7 +26,8 @@ from neurovae.energy.profiles import EnergyProfile
 from neurovae.errors import NeurovaeError
 from neurovae.io import atomic_path
 
-PJ = 1e-12
+UNITS = ((1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"))
+"""pJ per unit, largest first: energies are written in the largest unit they reach (else pJ)."""
 DEFINITIONS = {
     "synaptic_ops": "input events x their fan-out of non-zero synapses (NeuroBench effective ACs; MACs for "
                     "graded direct input); events at a sample's last step are never delivered and not counted",
@@ -129,15 +130,26 @@ class EnergyReport:
                          f" {self.ann_pj(layer)['int8'] / 1e3:>9.2f}")
         totals = self.totals()
         user = " (USER-SUPPLIED figures)" if self.spiking.user_supplied else ""
-        lines += [f"total: SNN on {self.spiking.name}{user} {totals['snn_pj'] / 1e3:.2f} nJ, ANN fp32 "
-                  f"{totals['ann_fp32_pj'] / 1e3:.2f} nJ ({totals['ann_fp32_over_snn']:.2f}x the SNN), ANN int8 "
-                  f"{totals['ann_int8_pj'] / 1e3:.2f} nJ ({totals['ann_int8_over_snn']:.2f}x), SNN ops on an fp32 "
-                  f"accelerator {totals['snn_on_fp32_accelerator_pj'] / 1e3:.2f} nJ; activation sparsity "
+        lines += [f"total: SNN on {self.spiking.name}{user} {format_energy(totals['snn_pj'])}, ANN fp32 "
+                  f"{format_energy(totals['ann_fp32_pj'])} ({totals['ann_fp32_over_snn']:.2f}x the SNN), ANN int8 "
+                  f"{format_energy(totals['ann_int8_pj'])} ({totals['ann_int8_over_snn']:.2f}x), SNN ops on an "
+                  f"fp32 accelerator {format_energy(totals['snn_on_fp32_accelerator_pj'])}; activation sparsity "
                   f"{self.activation_sparsity():.3f}"]
         lines += [f"  {name} = {profile.pj(name)} pJ: {profile.source(name)}"
                   for profile in (self.spiking, self.ann) for name in profile.constants]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def energy_unit(pj: float) -> tuple[str, float]:
+    """The unit to write ``pj`` picojoules in, and pJ per unit: 77.9 µJ reads better than 77935.6 nJ."""
+    return next(((name, scale) for scale, name in UNITS if abs(pj) >= scale), ("pJ", 1.0))
+
+
+def format_energy(pj: float) -> str:
+    """``pj`` picojoules in the unit of its magnitude, one decimal: ``77.9 µJ``."""
+    name, scale = energy_unit(pj)
+    return f"{pj / scale:.1f} {name}"
 
 
 def write_reports(reports: Sequence[EnergyReport], path: str | os.PathLike) -> tuple[Path, Path]:
@@ -167,21 +179,23 @@ def plot_reports(reports: Sequence[EnergyReport], path: str | os.PathLike) -> No
                "SNN membrane updates": [layer.per_sample("active_updates") + layer.per_sample("inactive_updates")
                                         for layer in report.layers],
                "ANN MACs": [layer.connections for layer in report.layers]}
-        energy = {f"SNN ({report.spiking.name})": [report.spiking_pj(layer)["total"] * PJ * 1e9
-                                                   for layer in report.layers],
-                  "ANN fp32": [report.ann_pj(layer)["fp32"] * PJ * 1e9 for layer in report.layers],
-                  "ANN int8": [report.ann_pj(layer)["int8"] * PJ * 1e9 for layer in report.layers]}
-        for axis, series, unit in ((row[0], ops, "operations per sample"), (row[1], energy, "nJ per sample")):
+        pj = {f"SNN ({report.spiking.name})": [report.spiking_pj(layer)["total"] for layer in report.layers],
+              "ANN fp32": [report.ann_pj(layer)["fp32"] for layer in report.layers],
+              "ANN int8": [report.ann_pj(layer)["int8"] for layer in report.layers]}
+        unit, scale = energy_unit(max(max(values) for values in pj.values()))
+        energy = {label: [value / scale for value in values] for label, values in pj.items()}
+        for axis, series, ylabel in ((row[0], ops, "operations per sample"), (row[1], energy, f"{unit} per sample")):
             width = 0.8 / len(series)
             for k, (label, values) in enumerate(series.items()):
                 axis.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=label)
             axis.set_xticks(x, labels)
             axis.set_yscale("log")
-            axis.set_ylabel(unit)
+            axis.set_ylabel(ylabel)
             axis.legend(fontsize=8)
         row[0].set_title(f"{report.name}: operations ({report.backend}, {report.precision})", fontsize=10)
-        row[1].set_title(f"{report.name}: energy, total SNN {report.totals()['snn_pj'] / 1e3:.1f} nJ vs ANN fp32 "
-                         f"{report.totals()['ann_fp32_pj'] / 1e3:.1f} nJ", fontsize=10)
+        totals = report.totals()
+        row[1].set_title(f"{report.name}: energy, total SNN {format_energy(totals['snn_pj'])} vs ANN fp32 "
+                         f"{format_energy(totals['ann_fp32_pj'])}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)

@@ -19,8 +19,10 @@ from neurovae.energy import (
     fan_in,
     fan_out,
     load_profile,
+    plot_reports,
 )
 from neurovae.energy.profiles import PROFILES_DIR
+from neurovae.energy.report import format_energy
 from neurovae.export import quantize_network
 from neurovae.netx import (
     ConvLayer,
@@ -315,3 +317,25 @@ def test_sleep_counts_agree_with_the_sleep_and_are_priced_with_learning():
     report = EnergyReport("sleep", [layer], load_profile("loihi1"), load_profile("ann_horowitz2014"), "torch",
                           "float")
     assert report.spiking_pj(layer)["learning"] == pytest.approx(layer.synaptic_updates / 2 * 120.0)
+
+
+@pytest.mark.parametrize(("pj", "text"), [
+    (77_935_600.0, "77.9 µJ"), (77_935.6, "77.9 nJ"), (512.0, "512.0 pJ"), (0.4, "0.4 pJ"), (2.5e9, "2.5 mJ"),
+])
+def test_energies_are_written_in_the_unit_of_their_magnitude(pj, text):
+    assert format_energy(pj) == text
+
+
+def test_the_energy_plot_title_and_axis_use_the_unit_of_the_totals(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    counts = [LayerCounts(index=1, type="dense", neurons=8, connections=40, graded_input=False, readout=False,
+                          samples=1, steps=5, input_events=30, synaptic_ops=3_000_000, active_updates=60,
+                          inactive_updates=20, output_spikes=10)]
+    report = EnergyReport("net", counts, load_profile("loihi1"), load_profile("ann_horowitz2014"), "torch", "float")
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    plot_reports([report], tmp_path / "e.png")
+    title, ylabel = figures[0].axes[1].get_title(), figures[0].axes[1].get_ylabel()
+    assert f"total SNN {report.totals()['snn_pj'] / 1e6:.1f} µJ" in title and "nJ" not in title
+    assert ylabel == "µJ per sample"
