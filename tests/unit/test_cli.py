@@ -445,6 +445,28 @@ def test_run_an_image_array_saved_as_npy(capsys, tmp_path):
     assert np.load(tmp_path / "out.npz")["inputs"].shape == (5, 2, 6, 6)
 
 
+@pytest.mark.parametrize("backend", ["emulator", pytest.param("lava", marks=pytest.mark.lava)])
+def test_run_labels_the_reconstruction_grid_with_the_backend(capsys, tmp_path, tiny_run, monkeypatch, backend):
+    """The grid's row says where the images were computed (``emulator (float)``), not ``neurovae``."""
+    import neurovae.evaluate.grids as grids
+    from neurovae.export import export_to_file
+    from neurovae.runs import load_run
+
+    if backend == "lava":
+        pytest.importorskip("lava")
+    model, _ = load_run(tiny_run)
+    for part in ("encoder", "decoder"):
+        export_to_file(model, part, tmp_path / f"{part}.net")
+    np.save(tmp_path / "images.npy", np.zeros((2, 1, 8, 8)))
+    rows = {}
+    monkeypatch.setattr(grids, "save_comparison_grid",
+                        lambda images, path, title, ncol: rows.update(images, title=title))
+    cli_ok(capsys, "run", tmp_path / "encoder.net", tmp_path / "decoder.net", "--input", tmp_path / "images.npy",
+           "--backend", backend, "-n", "2", "-o", tmp_path / "out.npz", "--no-progress")
+    assert list(rows) == ["input", f"{backend} (float)", "title"]
+    assert rows["title"] == f"reconstructions on {backend} (float)"
+
+
 def test_console_script_exit_code_and_clean_stderr(tmp_path, workspace):
     """The installed ``neurovae`` executable, in a real process: status 2, one line, no traceback."""
     _, _, config = workspace
