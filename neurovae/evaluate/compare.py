@@ -44,10 +44,33 @@ class RunSummary:
     epochs: int
     metrics: dict[str, Any]
 
-    @property
-    def label(self) -> str:
-        """Row label: the run folder's name and its model."""
-        return f"{self.path.name} ({self.paper_model})"
+
+def row_labels(summaries: Sequence[RunSummary]) -> list[str]:
+    """Each run's row name: the shortest ending of its path that no other run's path ends with, and its model.
+
+    Rows are keyed by these names (the grid's rows too), so ``a/esvae`` and ``b/esvae`` must not both be ``esvae``.
+    """
+    paths = [summary.path.resolve().parts for summary in summaries]
+    labels = []
+    for index, (parts, summary) in enumerate(zip(paths, summaries, strict=True)):
+        others = paths[:index] + paths[index + 1:]
+        if parts in others:
+            raise CompareError(f"{summary.path} is given twice; give each run once")
+        depth = next(k for k in range(1, len(parts) + 1) if all(other[-k:] != parts[-k:] for other in others))
+        labels.append(f"{Path(*parts[-depth:])} ({summary.paper_model})")
+    return labels
+
+
+def mixed_test_sizes(summaries: Sequence[RunSummary]) -> dict[str, list[int]]:
+    """Datasets whose runs were evaluated on different numbers of test images, with those numbers.
+
+    Their metrics are not directly comparable (FAD and the probe depend on the sample size), so the table says so.
+    """
+    sizes: dict[str, set[int]] = {}
+    for summary in summaries:
+        if summary.metrics.get("test_images") is not None:
+            sizes.setdefault(summary.config.data.dataset, set()).add(summary.metrics["test_images"])
+    return {dataset: sorted(counts) for dataset, counts in sorted(sizes.items()) if len(counts) > 1}
 
 
 def paper_model(config: RunConfig, run_dir: Path) -> str:
@@ -113,11 +136,12 @@ def _cell(value: Any) -> str:
 def comparison_rows(summaries: Sequence[RunSummary]) -> tuple[list[str], list[list[str]], list[PaperFigure]]:
     """Header, one row per run (each metric as ``ours (paper)``), and the paper figures used."""
     metrics = [m for m in METRICS if any(m in s.metrics for s in summaries)]
-    header = ["run", "dataset", "images seen", *metrics]
+    sizes = ["test images"] if mixed_test_sizes(summaries) else []
+    header = ["run", "dataset", "images seen", *sizes, *metrics]
     rows, used = [], []
-    for summary in summaries:
+    for label, summary in zip(row_labels(summaries), summaries, strict=True):
         dataset = summary.config.data.dataset
-        row = [summary.label, dataset, str(summary.images_seen)]
+        row = [label, dataset, str(summary.images_seen), *(_cell(summary.metrics.get("test_images")) for _ in sizes)]
         for metric in metrics:
             cell = _cell(summary.metrics.get(metric))
             figure = paper_figure(summary.paper_model, dataset, metric)
@@ -134,6 +158,10 @@ def markdown_table(summaries: Sequence[RunSummary]) -> str:
     header, rows, used = comparison_rows(summaries)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for dataset, counts in mixed_test_sizes(summaries).items():
+        lines += ["", f"Note: the {dataset} runs were evaluated on different numbers of test images "
+                  f"({', '.join(map(str, counts))}), so their metrics are not directly comparable; evaluate each "
+                  "with the same `neurovae eval RUN -n N`."]
     sources = sorted({(f.source, f.note) for f in used})
     if sources:
         lines += ["", "In parentheses: the paper's figure for the same model and dataset. Sources:"]
@@ -160,13 +188,13 @@ def save_model_grid(summaries: Sequence[RunSummary], out_dir: str | os.PathLike,
     from neurovae.cli.common import open_dataset
     from neurovae.evaluate.grids import save_comparison_grid
 
-    written = []
+    written, labels = [], dict(zip((s.path for s in summaries), row_labels(summaries), strict=True))
     groups = sorted({(s.config.data.dataset, s.config.data.image_size) for s in summaries})
     for dataset, size in groups:
         group = [s for s in summaries if (s.config.data.dataset, s.config.data.image_size) == (dataset, size)]
         test = open_dataset(group[0].config, "test", data_dir, count)
         images = torch.stack([test[i][0] for i in range(len(test))])
-        rows = {"input": images} | {s.label: reconstructions(s, images) for s in group}
+        rows = {"input": images} | {labels[s.path]: reconstructions(s, images) for s in group}
         path = Path(out_dir) / f"compare_{dataset}_{size}.png"
         save_comparison_grid(rows, path, title=f"{dataset} ({size}x{size}): test images and each model's "
                              "reconstruction", ncol=count)

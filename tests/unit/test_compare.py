@@ -82,3 +82,52 @@ def test_images_seen_counts_an_epoch_whose_history_line_was_lost(tmp_path):
     assert images_seen(tmp_path, {"epoch": 2}) == 1280  # epoch 1 trained the same 640 images
     assert images_seen(tmp_path, {"epoch": 2, "epoch_progress": {"images": 64}}) == 1344
     assert images_seen(tmp_path / "empty", {"epoch": 0}) == 0
+
+
+def _copy_run(run, to, **metrics):
+    """A copy of an evaluated run at ``to``, its metrics.json changed by ``metrics`` (strict JSON: null, no NaN)."""
+    shutil.copytree(run, to)
+    path = to / "eval" / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **metrics}, allow_nan=False))
+    return to
+
+
+def test_runs_in_folders_of_the_same_name_get_distinct_rows(evaluated_runs, tmp_path, capsys, monkeypatch):
+    import neurovae.evaluate.grids as grids
+
+    data, runs = evaluated_runs
+    same = [_copy_run(runs[0], tmp_path / "a" / "esvae"), _copy_run(runs[1], tmp_path / "b" / "x" / "esvae"),
+            _copy_run(runs[1], tmp_path / "c" / "x" / "esvae")]
+    grid_rows = []
+    monkeypatch.setattr(grids, "save_comparison_grid", lambda rows, *args, **kwargs: grid_rows.append(list(rows)))
+    assert main(["compare", *map(str, same), "--data", str(data), "-o", str(tmp_path / "out"), "--images", "2"]) == 0
+    out = capsys.readouterr().out
+    labels = ["a/esvae (esvae)", "b/x/esvae (esvae)", "c/x/esvae (esvae)"]
+    assert all(f"| {label} | mnist |" in out for label in labels)
+    assert grid_rows == [["input", *labels]]
+
+
+def test_the_same_run_twice_is_a_one_line_error(evaluated_runs, tmp_path, capsys):
+    _, runs = evaluated_runs
+    code = main(["compare", str(runs[0]), str(runs[0]) + "/", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "given twice" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_runs_evaluated_on_different_test_sizes_are_flagged(evaluated_runs, tmp_path):
+    _, runs = evaluated_runs
+    same_size = markdown_table([summarize_run(run) for run in runs])
+    assert "test images" not in same_size and "Note:" not in same_size
+    smaller = _copy_run(runs[1], tmp_path / "smaller", test_images=8)
+    table = markdown_table([summarize_run(runs[0]), summarize_run(smaller)])
+    assert "| run | dataset | images seen | test images |" in table
+    assert "| smaller (esvae) | mnist | 128 | 8 |" in table
+    assert "Note: the mnist runs were evaluated on different numbers of test images (8, 16)" in table
+
+
+def test_null_metrics_read_as_missing(evaluated_runs, tmp_path):
+    _, runs = evaluated_runs
+    run = _copy_run(runs[0], tmp_path / "nulls", mse=None, probe_accuracy=None)
+    table = markdown_table([summarize_run(run)])
+    assert "| nulls (esvae) | mnist | 64 | - (0.013) |" in table
