@@ -118,26 +118,24 @@ class FSVAE(nn.Module):
         """The prior's input ``[0, z_0 .. z_{T-2}]`` for a posterior latent, with scheduled sampling in training.
 
         A step chosen for scheduled sampling takes the prior's own majority vote over its candidates (ties broken by
-        a little noise, as in the reference) instead of ``z_t``; the prior is stepped only up to the last such step.
+        a little noise, as in the reference) instead of ``z_t``. The prior is stepped over every step and the choice
+        applied with ``torch.where``, so the step is one graph for ``torch.compile`` whatever steps are drawn.
         """
         previous = shift_in_time(latent)
         steps = latent.shape[0]
         if not (self.training and self.config.scheduled_sampling and self.scheduled_p > 0):
             return previous
-        draws = torch.rand(steps - 1).tolist()  # on the host: the schedule never waits for a device
-        chosen = [t >= self.config.scheduled_from_step and u < self.scheduled_p for t, u in enumerate(draws)]
-        if not any(chosen):
-            return previous
-        last = max(t for t, replaced in enumerate(chosen) if replaced)
+        times = torch.arange(steps - 1, device=latent.device)
+        chosen = (torch.rand(steps - 1, device=latent.device) < self.scheduled_p) & (
+            times >= self.config.scheduled_from_step)  # a tensor, not host control flow: one compiled graph
 
         def vote_or_posterior(t: int, candidates: torch.Tensor) -> torch.Tensor:
-            if not chosen[t]:
-                return latent[t]
             votes = candidates.mean(-1)
-            return (votes + 1e-3 * torch.randn_like(votes) > 0.5).to(latent.dtype)
+            vote = (votes + 1e-3 * torch.randn_like(votes) > 0.5).to(latent.dtype)
+            return torch.where(chosen[t], vote, latent[t])
 
-        rolled = self.prior.roll_out(None, last + 1, latent.shape[1], vote_or_posterior)
-        return torch.cat([previous[:1], rolled, latent[last + 1:steps - 1]])
+        rolled = self.prior.roll_out(None, steps - 1, latent.shape[1], vote_or_posterior)
+        return torch.cat([previous[:1], rolled])
 
     def forward(self, images: torch.Tensor) -> VAEOutput:
         """Reconstruct ``images``; ``posterior``/``prior`` are Bernoulli probabilities ``[N, T, C]``."""

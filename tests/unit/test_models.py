@@ -261,12 +261,14 @@ def test_mmd_gradient_is_finite_with_repeated_points():
     assert torch.isfinite(x.grad).all() and torch.isfinite(y.grad).all()
 
 
-def test_esvae_training_step_traces_into_one_graph(tiny_model_config):
-    """torch.compile fuses the whole ESVAE step (``neurovae train --compile``) only if dynamo meets no graph break."""
+@pytest.mark.parametrize("name", ["esvae", "fsvae"])
+def test_training_step_traces_into_one_graph(name, tiny_model_config):
+    """torch.compile fuses the whole step (``neurovae train --compile``) only if dynamo meets no graph break;
+    FSVAE's scheduled sampling included (drawn with a high probability, so that it happens)."""
     import torch._dynamo
 
     torch.manual_seed(0)
-    model = MODELS.create("esvae", tiny_model_config("esvae")).train()
+    model = MODELS.create(name, tiny_model_config(name, scheduled_p_start=0.9, scheduled_from_step=1)).train()
     images = _images(model.config)
     explanation = torch._dynamo.explain(lambda x: model.loss(x, model(x))["loss"])(images)
     assert explanation.graph_break_count == 0, [str(b.reason)[:200] for b in explanation.break_reasons]
