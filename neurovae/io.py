@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from neurovae.errors import OutputError
 
@@ -60,6 +63,21 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> No
         match = _TEMP.fullmatch(path.name)
         if match and name in (None, match["name"]) and not _running(int(match["pid"])):
             path.unlink(missing_ok=True)
+
+
+def strict_json(value: Any) -> str:
+    """Indented JSON text of ``value`` with NaN and infinities written as ``null``.
+
+    Python's ``json`` writes ``NaN``, which is not JSON: strict parsers (``jq``, browsers, most languages) reject it.
+    """
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {key: finite(inner) for key, inner in item.items()}
+        return [finite(inner) for inner in item] if isinstance(item, list | tuple) else item
+
+    return json.dumps(finite(value), indent=2, allow_nan=False)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ latent features.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from neurovae.evaluate.fad import fad, load_fad_autoencoder
 from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
 from neurovae.evaluate.probe import linear_probe_accuracy
 from neurovae.evaluate.quality import mse, psnr, ssim
-from neurovae.io import atomic_path
+from neurovae.io import atomic_path, strict_json
 
 RATIO_IMAGES = 2000
 """Test images used for the intra/inter-class distance ratio (it compares every pair)."""
@@ -106,5 +105,5 @@ def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset |
         save_image_grid(samples[:64], out_dir / "samples.png", nrow=8, title="samples from the prior")
     metrics.update(about or {})
     with atomic_path(out_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        tmp.write_text(strict_json(metrics) + "\n")  # an undefined metric (NaN) as null
     return metrics

@@ -141,6 +141,24 @@ def test_eval_default_output_folder_and_missing_fad(capsys, workspace, trained_r
     assert "fad" not in metrics and "probe_accuracy" not in metrics
 
 
+def strict_json(text):
+    """``text`` parsed as strict JSON: NaN and Infinity are errors, as in ``jq`` or a browser."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_eval_writes_an_undefined_metric_as_null(capsys, workspace, trained_run, tmp_path):
+    """One test image has no pair of its class: the distance ratio is NaN, written as null."""
+    _, data, _ = workspace
+    out = tmp_path / "eval"
+    cli_ok(capsys, "eval", trained_run, "--data", data, "--out", out, "-n", "1", "--probe-images", "0",
+           "--fad", tmp_path / "no_fad.pt", "--no-progress", "--device", "cpu")
+    metrics = strict_json((out / "metrics.json").read_text())
+    assert metrics["intra_inter_distance_ratio"] is None and np.isfinite(metrics["mse"])
+
+
 # ------------------------------------------------------------------------------------------------- errors
 
 
