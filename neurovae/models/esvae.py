@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurovae import distributed
+from neurovae.models.losses import rbf_mmd2
 from neurovae.models.outputs import VAEOutput
 from neurovae.models.sampling import poisson_spikes
 from neurovae.neurons import (
@@ -35,7 +36,6 @@ from neurovae.neurons import (
     init_readout,
 )
 from neurovae.registry import MODELS
-from neurovae.train.losses import rbf_mmd2
 
 
 @dataclass

@@ -11,7 +11,7 @@ Bernoulli process sampled by two delay-free spiking MLPs (:mod:`neurovae.neurons
   probability ``p`` (0.1 -> 0.3 over the epochs), replaced by the prior's own majority vote over its candidates.
 
 Loss: ``MSE(x, x_hat) + MMD^2`` between the posterior's and the prior's spike trains, with the kernel of a
-post-synaptic potential: ``mean((PSP(E q) - PSP(E p))^2)`` (:func:`~neurovae.train.losses.psp_mmd2`).
+post-synaptic potential: ``mean((PSP(E q) - PSP(E p))^2)`` (:func:`~neurovae.models.losses.psp_mmd2`).
 
 The neuron is neurovae's LIF (Lava's update, zero reset; the reference's ``LIFSpike``: beta = 0.25, V_th = 0.2).
 Two mappings: the reference's surrogate gradient is a box ``|u| < 0.5`` of height 1 around ``u = 0``; ours has the
@@ -33,11 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurovae.models.esvae import BackboneConfig, build_decoder, build_encoder
+from neurovae.models.losses import psp_mmd2
 from neurovae.models.outputs import VAEOutput
 from neurovae.neurons import LIFParams, SpikingStack
 from neurovae.neurons.autoregressive import CandidateNet, pick, shift_in_time
 from neurovae.registry import MODELS
-from neurovae.train.losses import psp_mmd2
 
 
 @dataclass

@@ -17,8 +17,8 @@ import torch.distributed as dist
 import yaml
 
 from neurovae import distributed
+from neurovae.models.losses import rbf_mmd2
 from neurovae.neurons.tdbn import TDBatchNorm
-from neurovae.train.losses import rbf_mmd2
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 

@@ -10,9 +10,9 @@ import torch
 
 from neurovae.config import load_config
 from neurovae.models.fsvae import FSVAE, FSVAEConfig
+from neurovae.models.losses import psp_mmd2
 from neurovae.neurons import LIFParams
 from neurovae.neurons.autoregressive import CandidateNet, pick, shift_in_time
-from neurovae.train.losses import psp_mmd2
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 LIF = LIFParams(beta=0.25, threshold=0.2, surrogate_width=1.0)

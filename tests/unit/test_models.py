@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from neurovae.models import VAEOutput
+from neurovae.models.losses import rbf_mmd2
 from neurovae.models.sampling import poisson_spikes
 from neurovae.neurons import SpikingStack
 from neurovae.registry import MODELS, ModelEntry, Registry
-from neurovae.train.losses import rbf_mmd2
 
 MODEL_NAMES = MODELS.names()
 BATCH = 6
