@@ -29,9 +29,7 @@ from matplotlib.figure import Figure
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from neurovae.cli.evaluate import default_fad_path  # noqa: E402
-from neurovae.cli.main import main as neurovae  # noqa: E402
-from neurovae.config import load_config  # noqa: E402
+import neurovae  # noqa: E402
 
 COLUMNS = (("mse", "MSE [-1,1]"), ("psnr", "PSNR dB"), ("ssim", "SSIM"), ("fad", "FAD"), ("probe_accuracy", "probe"))
 
@@ -39,7 +37,7 @@ COLUMNS = (("mse", "MSE [-1,1]"), ("psnr", "PSNR dB"), ("ssim", "SSIM"), ("fad",
 def run_command(*argv: str) -> None:
     """One ``neurovae`` command; a failure stops the script with its exit code."""
     print("$ neurovae " + " ".join(argv), flush=True)
-    code = neurovae(list(argv))
+    code = neurovae.run_command(list(argv))
     if code:
         raise SystemExit(code)
 
@@ -98,8 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--epochs must be at least 1")
     run = args.out or Path("runs") / f"{Path(args.config).stem}_paper"
     data = ["--data", args.data] if args.data else []
-    config = load_config(args.config)
-    fad = default_fad_path(config.data.dataset, config.data.image_size)
+    config = neurovae.load_config(args.config)
+    fad = neurovae.default_fad_path(config.data.dataset, config.data.image_size)
     if not fad.is_file() and not args.no_fad:
         run_command("fad-fit", args.config, *data, "--epochs", str(args.fad_epochs), "--limit", str(args.fad_images),
                     "--no-progress")

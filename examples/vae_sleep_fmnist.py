@@ -37,13 +37,9 @@ from matplotlib.figure import Figure
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from neurovae.cli.common import open_dataset  # noqa: E402
-from neurovae.config import load_config  # noqa: E402
+import neurovae  # noqa: E402
 from neurovae.evaluate.latent_noise import closest_sample_metrics, latent_codes, noisy_metrics  # noqa: E402
 from neurovae.io import atomic_path  # noqa: E402
-from neurovae.sleep.run import save_slept_run, sleep_model, table3_config  # noqa: E402
-from neurovae.train.checkpoint import open_run, restore_state  # noqa: E402
-from neurovae.train.loop import build_model, train  # noqa: E402
 
 PAPER = {  # Talafha 2020, Table 4, Fashion-MNIST: (PSNR dB, SSIM) clean and noisy
     "cvae": (30.30, 0.590, 21.65, 0.430),
@@ -65,14 +61,12 @@ def trained(model_name: str, latent: int, args: argparse.Namespace):
     overrides = {"model.latent_dim": latent, "train.epochs": args.epochs, "data.train_limit": args.train_images,
                  "train.device": "cpu"}
     variant = "" if args.paper_config else "_small"
-    config = load_config(REPO / "configs" / f"{model_name}_fmnist{variant}.yaml", overrides)
+    config = neurovae.load_config(f"{model_name}_fmnist{variant}", overrides)
     run = args.out / f"{model_name}-latent{latent}"
-    train(config, str(run), open_dataset(config, "train", args.data, args.train_images), resume=True,
-          progress=False)
-    paths, config, state = open_run(run)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, "delete the run folder and start again")
-    return model.eval(), config, state["epoch"]
+    neurovae.train_model(config, str(run), neurovae.open_dataset(config, "train", args.data, args.train_images),
+                         resume=True, progress=False)
+    model, config = neurovae.load_run(run)
+    return model, config, config.train.epochs  # train() returned: the run has trained every epoch
 
 
 def measure(args: argparse.Namespace, latent: int) -> dict:
@@ -83,19 +77,20 @@ def measure(args: argparse.Namespace, latent: int) -> dict:
     torch.manual_seed(latent)
     cvae, config, epoch = trained("cvae", latent, args)
     vsc, _, _ = trained("vsc", latent, args)
-    train_set = open_dataset(config, "train", args.data, args.train_images)
+    train_set = neurovae.open_dataset(config, "train", args.data, args.train_images)
     images = torch.stack([train_set[i][0] for i in range(len(train_set))])
-    sleep_config = table3_config(config.data.dataset, batch=args.sleep_batch,
+    sleep_config = neurovae.table3_config(config.data.dataset, batch=args.sleep_batch,
                                  **({"duration": args.sleep_duration} if args.sleep_duration else {}))
     models, results = {"cvae": cvae, "vsc": vsc}, {"epochs": epoch, "sleep": {}}
     for name, (backend, precision, calibrate) in SLEEPS.items():
-        slept, summary = sleep_model(cvae, images, sleep_config, backend, calibrate=calibrate, precision=precision)
-        save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
-                       source=args.out / f"cvae-latent{latent}")
+        slept, summary = neurovae.sleep_model(cvae, images, sleep_config, backend, calibrate=calibrate,
+                                              precision=precision)
+        neurovae.save_slept_run(args.out / f"{name}-latent{latent}", config, slept, epoch, summary,
+                                source=args.out / f"cvae-latent{latent}")
         models[name] = slept.eval()
         results["sleep"][name] = summary
-    probe_set = open_dataset(config, "train", args.data, args.probe_images)
-    test_set = open_dataset(config, "test", args.data, args.test_images)
+    probe_set = neurovae.open_dataset(config, "train", args.data, args.probe_images)
+    test_set = neurovae.open_dataset(config, "test", args.data, args.test_images)
     for name, model in models.items():
         test_codes = latent_codes(model, test_set)
         metrics = noisy_metrics(model, latent_codes(model, probe_set), test_codes)

@@ -8,13 +8,6 @@ from pathlib import Path
 
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
 
-FAD_DIR = Path("runs") / "fad"
-
-
-def default_fad_path(dataset: str, image_size: int) -> Path:
-    """Where ``fad-fit`` saves, and ``eval`` looks for, a dataset's FAD autoencoder."""
-    return FAD_DIR / f"{dataset}-{image_size}.pt"
-
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``eval`` and ``fad-fit``."""
@@ -48,6 +41,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate a run and print its metrics."""
     from neurovae.evaluate.compare import images_seen
+    from neurovae.evaluate.fad import default_fad_path
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model, pick_device
@@ -82,7 +76,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_fad_fit(args: argparse.Namespace) -> int:
     """Fit and save the FAD autoencoder for a config's dataset."""
     from neurovae.config import load_config
-    from neurovae.evaluate.fad import fit_fad_autoencoder, save_fad_autoencoder
+    from neurovae.evaluate.fad import default_fad_path, fit_fad_autoencoder, save_fad_autoencoder
     from neurovae.train.loop import pick_device
 
     config = load_config(args.config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,12 @@ from neurovae.io import atomic_path
 _FORMAT = "neurovae-fad-autoencoder"
 _VERSION = 1
 _BOTTLENECK = 2  # spatial size of the last feature map, as in FSVAE's AE / AELarge
+FAD_DIR = Path("runs") / "fad"
+
+
+def default_fad_path(dataset: str, image_size: int) -> Path:
+    """Where ``neurovae fad-fit`` saves, and ``neurovae eval`` looks for, a dataset's FAD autoencoder."""
+    return FAD_DIR / f"{dataset}-{image_size}.pt"
 
 
 def default_latent_dim(channels: int) -> int:
