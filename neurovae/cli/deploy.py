@@ -123,7 +123,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ExportError(f"--part selects a part of a run; {source} is one network")
     if args.dt is not None and not (graph_in or args.nir):
         raise ExportError("--dt is the time step of a NIR graph: give --nir, or --lava with a .nir file")
-    part = "network" if graph_in or netx_in else args.part or "decoder"
+    part = f"from {source.name}" if graph_in or netx_in else args.part or "decoder"
     paths = export_paths(args.out, part, ".nir" if args.nir else ".net")
     check_output(*paths.values(), force=args.force)
     outputs = [(path, name) for name, path in paths.items()]

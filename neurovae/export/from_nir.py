@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -41,6 +43,9 @@ from neurovae.export.export import ExportError
 from neurovae.export.writers import ExportState, write_flatten, write_synapse
 from neurovae.netx import DECAY_SCALE, CubaNeuron, InputLayer, NetworkRecord, NetxError
 
+if TYPE_CHECKING:
+    import nir
+
 DT = 1e-4
 """Seconds per time step when a graph does not say (snnTorch's ``export_to_nir`` / ``import_from_nir`` value)."""
 
@@ -48,28 +53,30 @@ SYNAPSE_NODES = ("Affine", "Linear", "Conv2d")
 NEURON_NODES = ("LIF", "CubaLIF", "IF")
 
 
-def read_nir(path: str | os.PathLike):
+def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     """Read a NIR file (``nir.read``); an unreadable one is a one-line :class:`ExportError`."""
     import nir
 
+    if not Path(path).is_file():
+        raise ExportError(f"{path}: no such NIR file")
     try:
         return nir.read(path)
     except (OSError, KeyError, ValueError, AssertionError) as error:
         raise ExportError(f"{path} is not a NIR graph neurovae can read ({type(error).__name__}: {error})") from None
 
 
+def _numpy(value: object) -> np.ndarray:
+    """A node's array as numpy, in its own precision (a graph built in memory may hold torch tensors)."""
+    return np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
+
+
 def _array(value: object) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
-    return np.asarray(value, dtype=np.float64)
+    return _numpy(value).astype(np.float64)
 
 
 def _one(node: object, name: str, where: str) -> np.floating:
     """The one value of a per-neuron parameter, in the precision the graph stores it in."""
-    value = getattr(node, name)
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    values = np.asarray(value).reshape(-1)
+    values = _numpy(getattr(node, name)).reshape(-1)
     values = values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
     if values.size == 0 or not np.all(values == values[0]):
         raise ExportError(f"{where}: {name} differs between neurons; netx has one value per layer")
@@ -97,6 +104,8 @@ def neuron_dynamics(node: object, dt: float, where: str) -> tuple[float, float, 
     if reset != 0:
         raise ExportError(f"{where}: v_reset={reset:g}, but Lava's LIF resets to 0")
     kind, threshold = type(node).__name__, float(_one(node, "v_threshold", where))
+    if threshold <= 0:
+        raise ExportError(f"{where}: v_threshold={threshold:g}; Loihi's threshold must be positive")
     if kind == "IF":
         return 1.0, 0.0, float(_one(node, "r", where)), 0.0, threshold
     r, v_leak = _one(node, "r", where), _one(node, "v_leak", where)
@@ -125,7 +134,7 @@ def _conv(node: object, gain: float, bias: np.ndarray) -> nn.Module:
         kernel, dilation = np.array(weight.shape[2:]), np.broadcast_to(np.asarray(node.dilation), 2)
         reach = dilation * (kernel - 1)
         if padding == "same" and (np.any(reach % 2) or np.any(np.asarray(node.stride) != 1)):
-            raise ValueError("padding='same' with an even reach or a stride has no symmetric padding")
+            raise ValueError("padding='same' with an even kernel or a stride has no symmetric padding")
         padding = tuple(int(p) for p in reach // 2) if padding == "same" else 0
     conv = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
                      stride=tuple(np.broadcast_to(np.asarray(node.stride), 2).tolist()),
@@ -156,7 +165,7 @@ def _reaches(successors: dict[str, list[str]], start: str, goal: str) -> bool:
     return False
 
 
-def chain(graph: object) -> list[tuple[str, object]]:
+def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
     """The graph's nodes from its one input to its one output, or a one-line refusal of any other shape."""
     nodes, successors, predecessors = graph.nodes, {}, {}
     for source, target in graph.edges:
@@ -194,7 +203,7 @@ def _input_shape(node: object) -> tuple[int, ...]:
     return tuple(int(side) for side in np.atleast_1d(shape))
 
 
-def nir_to_netx(graph: object, dt: float | None = None, weight_scale: float = 64.0) -> NetworkRecord:
+def nir_to_netx(graph: nir.NIRGraph, dt: float | None = None, weight_scale: float = 64.0) -> NetworkRecord:
     """The float netx network of a NIR graph (see the module docstring for the mapping and what is refused).
 
     Args:
@@ -245,7 +254,7 @@ def _write_layer(name: str, node: object, neuron_name: str, neuron: object, stat
     bias = _array(getattr(node, "bias", 0.0)) * np.ones(_array(node.weight).shape[0])
     if du < 1 and np.any(bias != 0):
         raise ExportError(f"{where}: its bias enters the CubaLIF current of '{neuron_name}', where it accumulates "
-                          "(tau_syn > dt), while Lava adds a bias to the voltage; write it as the neuron's v_leak")
+                          "(tau_syn > dt), while Lava adds a bias to the voltage; use a synapse without a bias")
     wants_flat = type(node).__name__ != "Conv2d"
     if wants_flat != (len(state.shape) == 1):
         raise ExportError(f"{where} gets an input of shape {state.shape}; "

@@ -166,8 +166,9 @@ def export_netx(module: nn.Module, path: str | os.PathLike, input_shape: tuple[i
                 steps: int | None = None, input_encoding: str = "spikes", weight_scale: float = 64.0) -> NetworkRecord:
     """Write an snnTorch network as a netx file that Lava and the emulator run with the same spikes.
 
-    The exported network runs with Lava's timing (:func:`~neurovae.export.chain.lava_timed_forward`). The model is
-    not changed. ``precision='fixed'`` quantizes to Loihi's formats with per-layer scales
+    The exported network is the module in eval mode (batch norms with their running statistics, no dropout) and
+    runs with Lava's timing (:func:`~neurovae.export.chain.lava_timed_forward`). The model is not changed.
+    ``precision='fixed'`` quantizes to Loihi's formats with per-layer scales
     (:func:`~neurovae.export.quantize_network`); ``weight_scale`` is then only the float record's unit. The file is
     written atomically; returns the record written.
 

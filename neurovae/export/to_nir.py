@@ -16,6 +16,7 @@ decaying current (NIR adds it to the current), and SLAYER Input blocks with neur
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,8 +34,11 @@ from neurovae.netx import (
     NetworkRecord,
 )
 
+if TYPE_CHECKING:
+    import nir
 
-def _neuron_node(layer: Layer, shape: tuple[int, ...], unit: float, dt: float, where: str):
+
+def _neuron_node(layer: Layer, shape: tuple[int, ...], unit: float, dt: float, where: str) -> nir.NIRNode:
     """The NIR neuron of a layer, or a one-line refusal."""
     import nir
 
@@ -63,7 +67,7 @@ def _neuron_node(layer: Layer, shape: tuple[int, ...], unit: float, dt: float, w
                        v_threshold=threshold, v_reset=zero, w_in=full(tau_syn / dt))
 
 
-def _synapse_node(layer: DenseLayer | ConvLayer, input_shape: tuple[int, ...], unit: float):
+def _synapse_node(layer: DenseLayer | ConvLayer, input_shape: tuple[int, ...], unit: float) -> nir.NIRNode:
     """The NIR synapse of a dense or conv layer, weights in the model's units."""
     import nir
 
@@ -77,7 +81,7 @@ def _synapse_node(layer: DenseLayer | ConvLayer, input_shape: tuple[int, ...], u
                       bias=np.zeros(channels) if bias is None else bias)
 
 
-def netx_to_nir(network: NetworkRecord, dt: float = DT):
+def netx_to_nir(network: NetworkRecord, dt: float = DT) -> nir.NIRGraph:
     """The ``nir.NIRGraph`` of a netx network, in the model's units (see the module docstring).
 
     Args:
@@ -115,7 +119,7 @@ def netx_to_nir(network: NetworkRecord, dt: float = DT):
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:], strict=False)), metadata=metadata)
 
 
-def write_nir(graph: object, path: str | os.PathLike) -> None:
+def write_nir(graph: nir.NIRGraph, path: str | os.PathLike) -> None:
     """Write a NIR graph to ``path`` atomically (``nir.write``; a failed write leaves no file)."""
     import nir
 

@@ -167,6 +167,7 @@ NIR_REFUSALS = {
     "bias into a decaying current": (lambda g: g.nodes.update(n2=nir.Affine(weight=g.nodes["n2"].weight,
                                                                           bias=np.ones(7))),
                                      "'n2' (Affine): its bias enters the CubaLIF"),
+    "zero threshold": (lambda g: setattr(g.nodes["n5"], "v_threshold", np.zeros(5)), "'n5' (IF): v_threshold=0"),
     "branch": (_branch, "branches or merges"),
     "pooling": (_pool, "'n2' (AvgPool2d) cannot be mapped to netx"),
     "synapse without neuron": (_flatten_after_synapse, "'n0' (Affine) is not followed by a LIF"),
@@ -179,6 +180,22 @@ def test_nir_that_loihi_cannot_run_is_refused_in_one_line_naming_the_node(name):
     with pytest.raises(ExportError) as error:
         nir_to_netx(_edited(change))
     assert fragment in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("padding", "kernel", "expected"), [("same", 3, (1, 1)), ("valid", 3, (0, 0)),
+                                                          ((2, 1), 3, (2, 1)), ("same", 2, None)])
+def test_conv2d_padding_strings_map_to_symmetric_padding(padding, kernel, expected):
+    conv = nir.Conv2d(input_shape=(6, 6), weight=np.ones((2, 1, kernel, kernel)), stride=1, padding=padding,
+                      dilation=1, groups=1, bias=np.zeros(2))
+    neuron = nir.LIF(tau=np.full(1, 2e-4), r=np.full(1, 2.0), v_leak=np.zeros(1), v_threshold=np.ones(1))
+    nodes = {"in": nir.Input(input_type={"input": np.array([1, 6, 6])}), "conv": conv, "lif": neuron,
+             "out": nir.Output(output_type={"output": None})}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("in", "conv"), ("conv", "lif"), ("lif", "out")], type_check=False)
+    if expected is None:
+        with pytest.raises(ExportError, match="'conv' \\(Conv2d\\): padding='same' with an even kernel"):
+            nir_to_netx(graph)
+        return
+    assert nir_to_netx(graph).layers[1].padding == expected
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
