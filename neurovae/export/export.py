@@ -32,6 +32,9 @@ def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readou
                  weight_scale: float = 64.0, model_config: dict[str, Any] | None = None,
                  host: dict[str, np.ndarray] | None = None) -> NetworkRecord:
     """The netx record of ``stack`` (float precision, device units = training units x ``weight_scale``)."""
+    if not isinstance(stack, SpikingStack):
+        raise ExportError(f"a {type(stack).__name__} is not a neurovae SpikingStack; export an snnTorch network with "
+                          "neurovae.export_netx(module, path, input_shape=...)")
     state = ExportState(shape=tuple(stack.input_shape), weight_scale=weight_scale,
                         layers=[InputLayer(shape=tuple(stack.input_shape))])
     for index, layer in enumerate(stack):
@@ -39,7 +42,7 @@ def export_stack(stack: SpikingStack, *, steps: int, input_encoding: str, readou
         if writer is None:
             supported = ", ".join(sorted(t.__name__ for t in WRITERS))
             raise ExportError(f"layer {index} ({type(layer).__name__}) cannot be exported to netx; "
-                              f"supported layers: {supported}")
+                              f"supported layers: {supported} (an snnTorch network: neurovae.export_netx)")
         try:
             writer(layer, state)
         except (NetxError, ValueError) as error:

@@ -23,10 +23,11 @@ from snntorch_nets import (
 from torch import nn
 
 from neurovae.emulator import run_emulator
-from neurovae.export import ExportError
+from neurovae.export import ExportError, export_stack
 from neurovae.export.chain import lava_timed_forward, sequential_chain
 from neurovae.export.from_snntorch import export_netx, snntorch_network
 from neurovae.netx import read_netx
+from neurovae.neurons import SpikingStack
 
 NETWORKS = {"conv-bn-convT-dense": (conv_net, (2, 6, 6)), "dense-tutorial-module": (DenseNet, (12,)),
             "synaptic": (synaptic_net, (12,))}
@@ -155,3 +156,11 @@ def test_flatten_of_a_flat_input_and_no_ops_are_skipped():
                         nn.Flatten(), nn.Linear(3, 2), leaky(0.5, 1.0)).eval()
     network = snntorch_network(net, (1, 4, 4))
     assert [layer.type for layer in network.layers] == ["input", "flatten", "dense", "dense"]
+
+
+def test_neurovae_stack_export_points_snntorch_networks_to_export_netx():
+    net = nn.Sequential(nn.Linear(4, 3), leaky(0.5, 1.0))
+    with pytest.raises(ExportError, match="neurovae.export_netx"):
+        export_stack(net, steps=4, input_encoding="spikes", readout="spikes")
+    with pytest.raises(ExportError, match=r"layer 0 \(Linear\) cannot be exported.*neurovae.export_netx"):
+        export_stack(SpikingStack((4,), *net), steps=4, input_encoding="spikes", readout="spikes")
