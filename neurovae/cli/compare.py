@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument, add_force_argument, check_output
+from neurovae.cli.common import add_data_argument, add_force_argument, add_out_argument, check_output
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``compare``."""
     compare = commands.add_parser("compare", help="evaluated runs side by side with the papers' figures")
     compare.add_argument("runs", nargs="+", metavar="RUN", help="run directories, each evaluated by `neurovae eval`")
-    compare.add_argument("-o", "--out", default="comparison", help="output folder (default: comparison)")
+    add_out_argument(compare, default="comparison", help="output folder (default: comparison)")
     compare.add_argument("--images", type=int, default=10, help="test images per grid row (default 10)")
     add_data_argument(compare)
     add_force_argument(compare)

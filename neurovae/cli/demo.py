@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 from neurovae import resources
-from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset, overrides
+from neurovae.cli.common import (
+    add_data_argument,
+    add_force_argument,
+    add_out_argument,
+    check_output,
+    open_dataset,
+    overrides,
+)
 from neurovae.errors import ConfigError
 
 CONFIGS = resources.folder("configs")
@@ -29,7 +36,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``demo``."""
     parser = commands.add_parser("demo", help="train, evaluate (and deploy) a small ESVAE on Fashion-MNIST")
     add_data_argument(parser)
-    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    add_out_argument(parser, default="runs/demo", help="output folder (default: runs/demo); the FAD "
+                     "autoencoder in its fad/ is the one `neurovae eval` finds for the run beside it")
     parser.add_argument("--config", default=str(CONFIGS / "esvae_fmnist_small.yaml"))
     parser.add_argument("--epochs", type=int, help="override the demo's training epochs")
     parser.add_argument("--train-images", type=int, help="override the number of training images")
@@ -51,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Run every stage of the demo."""
     from neurovae.config import load_config
     from neurovae.evaluate.compare import images_seen
-    from neurovae.evaluate.fad import fit_fad_autoencoder, save_fad_autoencoder
+    from neurovae.evaluate.fad import default_fad_path, fit_fad_autoencoder, save_fad_autoencoder
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.train.loop import train
 
@@ -75,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     model.load_state_dict(checkpoint["model"])
 
     print("[2/7] fitting the FAD autoencoder")
-    fad_path = out / "fad.pt"
+    fad_path = out / "fad" / default_fad_path(config.data.dataset, config.data.image_size).name  # where eval looks
     fad_model = fit_fad_autoencoder(train_set, train_set.channels, train_set.image_size, epochs=5, progress=progress)
     save_fad_autoencoder(fad_model, fad_path, metadata={"dataset": config.data.dataset, "images": len(train_set)})
 

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from neurovae.cli.common import add_data_argument, add_force_argument, check_output
+from neurovae.cli.common import (
+    add_data_argument,
+    add_force_argument,
+    add_out_argument,
+    add_precision_argument,
+    add_samples_argument,
+    check_output,
+)
 
 if TYPE_CHECKING:
     from neurovae.netx import NetworkRecord
@@ -55,18 +62,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                      help="lava: neurovae's Lava graph; netx: lava-dl's stock netx Network (fixed point only); "
                      f"emulator: the batched PyTorch emulator, equal to Lava (default: emulator for -n >= "
                      f"{EMULATOR_FROM}, else lava)")
-    run.add_argument("--precision", choices=("float", "fixed"), default="float")
+    add_precision_argument(run, help="float: floating point; fixed: Loihi's integer arithmetic (default float)")
     run.add_argument("--steps", type=int, help="time steps per sample (default: the file's T (a SLAYER file's "
                      "simulation/tSample) plus the layers' latency, or the reset interval)")
     add_reset_arguments(run)
     run.add_argument("--batch-size", type=int, default=64, metavar="B",
                      help="samples simulated and written to disk at a time (default 64; memory grows with it, not "
                      "with -n); under torchrun the processes share the batches")
-    run.add_argument("-n", "--samples", type=int, default=16, help="number of samples (default 16)")
+    add_samples_argument(run, default=16, help="number of samples (default 16)")
     run.add_argument("--seed", type=int, default=0)
     add_data_argument(run)
-    run.add_argument("-o", "--out", default="lava_run.npz",
-                     help="output .npz (for image outputs, a .png grid is written beside it)")
+    add_out_argument(run, default="lava_run.npz", help="output .npz (for image outputs, a .png grid is written "
+                     "beside it; default lava_run.npz)")
     run.add_argument("--voltages", action="store_true", help="also record every layer's voltages")
     add_force_argument(run)
     run.add_argument("--no-progress", action="store_true")

@@ -6,7 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from neurovae.cli.common import add_data_argument, add_force_argument, check_output
+from neurovae.cli.common import (
+    add_data_argument,
+    add_force_argument,
+    add_out_argument,
+    add_precision_argument,
+    add_samples_argument,
+    check_output,
+)
 from neurovae.cli.deploy import add_reset_arguments, reset_schedule
 
 PARTS = ("encoder", "decoder", "full")
@@ -28,10 +35,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     energy.add_argument("--backend", choices=("torch", "lava", "emulator"), default="emulator",
                         help="where the spikes come from: the snnTorch model, the Lava simulator or the emulator "
                              "(equal counts; default emulator)")
-    energy.add_argument("--precision", choices=("float", "fixed"), default="float")
+    add_precision_argument(energy, help="float: floating point; fixed: Loihi's integer arithmetic (default float)")
     energy.add_argument("--part", choices=PARTS, default="full",
                         help="with a run: which part to count (full: encoder then decoder)")
-    energy.add_argument("-n", "--samples", type=int, default=64, help="number of samples (default 64)")
+    add_samples_argument(energy, default=64, help="number of samples (default 64)")
     energy.add_argument("--steps", type=int, help="time steps per sample of a static input (default: the file's "
                         "T plus the layers' latency, or the reset interval)")
     add_reset_arguments(energy)
@@ -42,7 +49,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="spiking energy profile: name in neurovae/profiles/energy/ or YAML path (default loihi1)")
     energy.add_argument("--ann-profile", default="ann_horowitz2014", help="ANN baseline profile")
     add_data_argument(energy)
-    energy.add_argument("-o", "--out", default="energy.json", help="JSON report (a .png plot is written beside it)")
+    add_out_argument(energy, default="energy.json", help="JSON report (a .png plot is written beside it; default "
+                     "energy.json)")
     add_force_argument(energy)
     energy.add_argument("--no-progress", action="store_true")
     energy.set_defaults(handler=run_energy)

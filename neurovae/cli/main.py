@@ -9,11 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from neurovae.cli import compare, demo, deploy, energy, evaluate, sleep, train
 from neurovae.errors import NeurovaeError
 
 SUBCOMMANDS = (train, evaluate, compare, deploy, energy, sleep, demo)
+
+
+def package_version() -> str:
+    """The installed distribution's version (a source tree run without installing has none)."""
+    try:
+        return version("neurovae")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurovae",
         description="Spiking VAEs from snnTorch to Lava: train, evaluate, export, simulate, sleep, count energy.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parsers(commands)

@@ -34,6 +34,18 @@ def default_fad_path(dataset: str, image_size: int) -> Path:
     return FAD_DIR / f"{dataset}-{image_size}.pt"
 
 
+def fad_candidates(run_dir: str | os.PathLike, dataset: str, image_size: int) -> list[Path]:
+    """Where ``neurovae eval`` looks for a run's FAD autoencoder, in order.
+
+    First ``fad/<dataset>-<size>.pt`` beside the run folder, where ``neurovae demo`` puts its own (``runs/demo/fad/``
+    beside ``runs/demo/run``), so a self-contained folder of runs carries its FAD model; then
+    :func:`default_fad_path` (for ``runs/NAME`` the two are one file).
+    """
+    default = default_fad_path(dataset, image_size)
+    beside = Path(run_dir).parent / "fad" / default.name
+    return [beside] if beside.resolve() == default.resolve() else [beside, default]
+
+
 def default_latent_dim(channels: int) -> int:
     """Latent size used by FSVAE: 64 for grey-scale data, 128 for colour data."""
     return 64 if channels == 1 else 128

@@ -78,6 +78,14 @@ def _render(grid: np.ndarray, zoom: int, path: str | os.PathLike, title: str | N
         fig.savefig(tmp, format="png", dpi=_DPI, facecolor="white")
 
 
+def image_grid(images: torch.Tensor, ncol: int) -> np.ndarray:
+    """Images ``[N, C, H, W]`` in [-1, 1] tiled ``ncol`` to a row, as one RGB ``[H, W, 3]`` array in [0, 1].
+
+    The form TensorBoard's ``add_image(..., dataformats="HWC")`` takes.
+    """
+    return _tile(_to_hwc(images), ncol)
+
+
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, title: str | None = None) -> None:
     """Write images as a PNG grid, ``nrow`` images per grid row (any count; the last row may be short).
 

@@ -180,26 +180,34 @@ def write_history(paths: RunPaths, record: dict[str, float]) -> None:
         writer.writerows(rows)
 
 
+EpochHook = Callable[[int, dict[str, float], nn.Module], None]
+"""Called after each epoch with (epoch number from 1, the epoch's history record, the model in training mode)."""
+
+
 def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False, progress: bool = True,
-          log: Callable[[str], None] = print, validation: Dataset | None = None) -> RunPaths:
+          log: Callable[[str], None] = print, validation: Dataset | None = None,
+          on_epoch: EpochHook | None = None) -> RunPaths:
     """Train ``config`` on ``train_set``, writing ``out/`` (config, checkpoint, history).
 
     With a ``validation`` set, each epoch's record also holds ``val_mse`` (:func:`validation_mse`). ``out`` is
     locked while training (:func:`~neurovae.io.lock_folder`): two trainings writing one run would corrupt it.
-    Under torchrun every process calls this; rank 0 locks and writes ``out``.
+    Under torchrun every process calls this; rank 0 locks and writes ``out``. ``on_epoch`` runs on rank 0 after
+    each epoch is recorded, so loggers (:mod:`neurovae.train.tensorboard`) stay out of the loop; one that draws
+    random numbers must fork the RNG, or resuming would no longer repeat the run exactly.
     """
     group = distributed.join(torch.device("cuda" if "cuda" in config.train.device else "cpu"))
     try:
         if not group.main:
             return _train(config, RunPaths(Path(out)), train_set, resume, False, lambda _: None, validation, group)
         with lock_folder(out, "wait for it to end, or train into another --out"):
-            return _train(config, RunPaths(Path(out)), train_set, resume, progress, log, validation, group)
+            return _train(config, RunPaths(Path(out)), train_set, resume, progress, log, validation, group, on_epoch)
     finally:
         distributed.leave(group)
 
 
 def _train(config: RunConfig, paths: RunPaths, train_set: Dataset, resume: bool, progress: bool,
-           log: Callable[[str], None], validation: Dataset | None, group: distributed.Group) -> RunPaths:
+           log: Callable[[str], None], validation: Dataset | None, group: distributed.Group,
+           on_epoch: EpochHook | None = None) -> RunPaths:
     """:func:`train` once ``paths.root`` is locked (by rank 0)."""
     device = pick_device(config.train.device, group.local_rank if group.world > 1 else None)
     seed_everything(config.train.seed + group.rank)
@@ -271,6 +279,8 @@ def _train(config: RunConfig, paths: RunPaths, train_set: Dataset, resume: bool,
         checkpoint(epoch + 1)
         if group.main:
             write_history(paths, record)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, record, model)
         log(f"epoch {epoch + 1}/{config.train.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.means().items())
             + (f", validation MSE {record['val_mse']:.4f}" if "val_mse" in record else "")
             + f" ({stats.images / stats.seconds:.1f} images/s)")

@@ -153,10 +153,11 @@ def test_eval_writes_an_undefined_metric_as_null(capsys, workspace, trained_run,
     """One test image has no pair of its class: the distance ratio is NaN, written as null."""
     _, data, _ = workspace
     out = tmp_path / "eval"
-    cli_ok(capsys, "eval", trained_run, "--data", data, "--out", out, "-n", "1", "--probe-images", "0",
-           "--fad", tmp_path / "no_fad.pt", "--no-progress", "--device", "cpu")
+    stdout = cli_ok(capsys, "eval", trained_run, "--data", data, "--out", out, "-n", "1", "--probe-images", "0",
+                    "--fad", tmp_path / "no_fad.pt", "--no-progress", "--device", "cpu")
     metrics = strict_json((out / "metrics.json").read_text())
     assert metrics["intra_inter_distance_ratio"] is None and np.isfinite(metrics["mse"])
+    assert strict_json(stdout[stdout.index("{"): stdout.rindex("}") + 1]) == metrics  # printed alike
 
 
 # ------------------------------------------------------------------------------------------------- errors

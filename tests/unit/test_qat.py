@@ -1,6 +1,6 @@
 """Quantization-aware training (no Lava needed): the hooked forward is the emulator's fixed-point run of the
-exported files, gradients still reach the weights, `neurovae train --qat` / `eval --fixed-point` use it, and a
-model without a spiking part is refused in one line."""
+exported files, gradients still reach the weights, `neurovae train --precision fixed` / `eval --precision fixed`
+use it, and a model without a spiking part is refused in one line."""
 
 import json
 
@@ -46,11 +46,11 @@ def test_train_qat_then_eval_fixed_point(tmp_path, capsys, tiny_config_dict, idx
     base = ["train", config, "--data", data, "--out", run, "--no-progress", "--device", "cpu"]
     assert main([str(a) for a in [*base, "--epochs", "1"]]) == 0
     before = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
-    assert main([str(a) for a in [*base, "--epochs", "2", "--resume", "--qat"]]) == 0
+    assert main([str(a) for a in [*base, "--epochs", "2", "--resume", "--precision", "fixed"]]) == 0
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["qat"] is True
     after = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
     assert any(not torch.equal(before[k], after[k]) for k in before)
-    assert main(["eval", str(run), "--data", str(data), "-n", "32", "--probe-images", "0", "--fixed-point",
+    assert main(["eval", str(run), "--data", str(data), "-n", "32", "--probe-images", "0", "--precision", "fixed",
                  "--no-progress", "--device", "cpu"]) == 0
     assert '"precision": "fixed"' in capsys.readouterr().out
     assert json.loads((run / "eval-fixed" / "metrics.json").read_text())["test_images"] == 32
