@@ -73,7 +73,7 @@ def timed_lava(device, spikes) -> tuple[float, float, list[np.ndarray], list[np.
     from neurovae.sleep.lava_sleep import run_lava_sleep
 
     wall, cpu = time.perf_counter(), children_cpu() + time.process_time()
-    forward, mirrors = run_lava_sleep(device, spikes.numpy())
+    forward, mirrors, _ = run_lava_sleep(device, spikes.numpy())
     return time.perf_counter() - wall, children_cpu() + time.process_time() - cpu, forward, mirrors
 
 

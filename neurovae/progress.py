@@ -6,8 +6,8 @@ from tqdm.auto import tqdm
 from tqdm.std import TqdmDefaultWriteLock
 
 
-def sample_bar(total: int, enabled: bool, description: str) -> tqdm:
-    """A tqdm bar counting samples (hidden when not ``enabled``; it does not stay on screen when done).
+def sample_bar(total: int, enabled: bool, description: str, unit: str = "sample") -> tqdm:
+    """A tqdm bar counting samples, or other ``unit``s (hidden when not ``enabled``; it leaves the screen when done).
 
     tqdm's first bar creates a multiprocessing lock, which fixes the process's start method: importing Lava
     afterwards then fails (it calls ``mp.set_start_method('fork')``). A single-process bar needs a thread lock
@@ -15,4 +15,4 @@ def sample_bar(total: int, enabled: bool, description: str) -> tqdm:
     """
     if not hasattr(TqdmDefaultWriteLock, "mp_lock"):
         TqdmDefaultWriteLock.mp_lock = None
-    return tqdm(total=total, disable=not enabled, desc=description, unit="sample", leave=False)
+    return tqdm(total=total, disable=not enabled, desc=description, unit=unit, leave=False)

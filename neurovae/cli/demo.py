@@ -177,6 +177,7 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
     from neurovae.evaluate.latent_noise import latent_codes
     from neurovae.evaluate.quality import psnr
     from neurovae.progress import sample_bar
+    from neurovae.sleep.report import sleep_table
     from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
     from neurovae.sleep.vae_sleep import sleep_steps
     from neurovae.train.checkpoint import load_checkpoint
@@ -191,18 +192,17 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
     model.load_state_dict(load_checkpoint(out / "cvae" / "checkpoint.pt")["model"])
     images = torch.stack([train_set[i][0] for i in range(min(2000, len(train_set)))])
     sleep_config = table3_config(config.data.dataset, duration=steps)
-    with sample_bar(sleep_steps(sleep_config), progress, "sleep steps (emulator, fixed point)") as bar:
+    with sample_bar(sleep_steps(sleep_config), progress, "sleep (emulator, fixed point)", unit="step") as bar:
         slept, summary = sleep_model(model, images, sleep_config, "emulator", lambda: bar.update(), precision="fixed")
     slept_run = save_slept_run(out / "cvae-slept", config, slept, config.train.epochs, summary, source=out / "cvae")
     quality = []
     for network in (model, slept):
         codes = latent_codes(network, test_set)
         quality.append(psnr(network.decode(codes["codes"]), codes["images"]))
-    for layer in summary["layers"]:
-        chip = layer["on_chip"]
-        print(f"{layer['name']} (+ mirror {layer['mirror']}): weights x 2^{chip['fixed_point']['weight_exponent']} "
-              f"in 8 bits, threshold {chip['threshold']:.0f}, firing rate {layer['firing_rate']:.2e}, mean |dW| "
-              f"{layer['weight_change']:.2e}")
+    print(sleep_table(summary["layers"]))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
+    print("(a mechanism check: Table 3's sleep on a 1-epoch CVAE, run as Loihi would; it is not tuned to help)")
     print(f"test PSNR {quality[0]:.2f} dB before sleep, {quality[1]:.2f} dB after ({len(test_set)} images); on "
           f"Loihi 1 the sleep would cost {summary['energy']['totals']['snn_pj'] / 1e6:.1f} µJ; wrote {slept_run} "
           f"(evaluate it with `neurovae eval {slept_run}`)")

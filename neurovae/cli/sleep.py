@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
@@ -54,6 +54,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     import torch
 
     from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
+    from neurovae.sleep.report import sleep_table
     from neurovae.sleep.run import (
         check_backend,
         check_model,
@@ -81,17 +82,19 @@ def run_sleep(args: argparse.Namespace) -> int:
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
     dataset = open_dataset(config, "train", args.data, args.images)
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep steps ({args.backend}, {precision})") \
-            as bar:
+    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep ({args.backend}, {precision})",
+                    unit="step") as bar:
         slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate,
-                                     precision)
+                                     precision, notice=bar.write)
     save_slept_run(out, config, slept, state["epoch"], summary, source=paths.root)
-    print(json.dumps(summary["layers"], indent=2))
+    print(sleep_table(summary["layers"]))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if "energy" in summary:
         energy = summary["energy"]
         print(f"on Loihi 1 this sleep would cost {energy['totals']['snn_pj'] / 1e6:.1f} µJ per chain "
               f"({sum(layer['synaptic_ops'] for layer in energy['layers']):.3g} synaptic ops, "
               f"{sum(layer['synaptic_updates'] for layer in energy['layers']):.3g} synaptic updates; "
               f"Davies et al. 2018 figures, details in sleep.json)")
-    print(f"wrote {out} (evaluate it with `neurovae eval {out}`)")
+    print(f"wrote {out} (every layer's figures in {out / 'sleep.json'}; evaluate it with `neurovae eval {out}`)")
     return 0

@@ -21,6 +21,7 @@ from neurovae.io import atomic_path
 from neurovae.models.cvae import to_intensity
 from neurovae.sleep.convert import ConversionError, SleepLayer, layer_shapes, to_ann, to_snn
 from neurovae.sleep.on_chip import PRECISIONS, apply_sleep, emulate_fixed, lower
+from neurovae.sleep.report import sleep_warnings
 from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, input_spikes, sleep_torch
 
 BACKENDS = ("torch", "emulator", "lava")
@@ -80,27 +81,37 @@ def check_backend(backend: str, precision: str, batch: int = 1) -> None:
 
 def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: VAESleepConfig, backend: str,
                   precision: str, progress: Callable[[], None] = lambda: None,
-                  counter: LearningCounter | None = None) -> tuple[list[dict[str, Any]], list[float] | None]:
+                  counter: LearningCounter | None = None,
+                  notice: Callable[[str], None] = lambda text: None) -> tuple[list[dict[str, Any]], list[float]]:
     """SLEEP as Loihi runs it (one chain, convolutions lowered, tied back), on Lava or its emulator.
 
-    ``layers`` change in place. Returns a description of each layer on the chip and, from the emulator, the
-    layers' firing rates. The caller has checked the combination (:func:`check_backend`).
+    ``layers`` change in place. Returns a description of each layer on the chip and the layers' firing rates.
+    Lava's sleep is slow: ``notice`` gets its estimated time before it starts. The caller has checked the
+    combination (:func:`check_backend`).
     """
     device = lower(layers, tuple(intensities.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
-    rates = None
     if backend == "emulator":
         forward, mirrors, rates = emulate_fixed(device, input_spikes(intensities, config), progress, counter)
     else:
-        from neurovae.sleep.lava_sleep import run_lava_sleep
+        from neurovae.sleep.lava_sleep import estimated_seconds, run_lava_sleep
 
         spikes = torch.cat(list(input_spikes(intensities, config)))  # Lava's RingBuffer holds the whole input
-        forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy())
-        for _ in range(len(spikes)):
-            progress()
+        notice(f"Lava's learning engine: {len(spikes):,} steps x {len(device)} layers "
+               f"({sum(chip.taps.size for chip in device):,} lowered synapse entries per direction) should take about "
+               f"{_duration(estimated_seconds(device, len(spikes)))} on a 2-core CPU; the emulator runs the same "
+               "fixed point bit-exact and far faster (--backend emulator)")
+        forward, mirrors, rates = run_lava_sleep(device, spikes.flatten(1).numpy(), progress)
     apply_sleep(layers, device, forward, mirrors)
     described = [{"unit": chip.unit, "threshold": chip.threshold,
                   **({"fixed_point": chip.fixed_rule.summary()} if chip.fixed_rule else {})} for chip in device]
     return described, rates
+
+
+def _duration(seconds: float) -> str:
+    """``40 s``, ``12 min``, ``3.5 h``: a rough time, in the unit a person reads best."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...]) -> list[PlasticConv]:
@@ -112,11 +123,14 @@ def plastic_convolutions(layers: list[SleepLayer], input_shape: tuple[int, ...])
 
 def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, backend: str = "torch",
                 progress: Callable[[], None] = lambda: None, calibrate: bool = False,
-                precision: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+                precision: str | None = None,
+                notice: Callable[[str], None] = lambda text: None) -> tuple[nn.Module, dict[str, Any]]:
     """VAE-sleep of ``model`` on training ``images`` (in [-1, 1]); returns the slept copy and a summary.
 
     ``calibrate`` replaces the thresholds by those at which each layer fires at the target rate ``rho``;
-    ``backend`` and ``precision`` (default: :func:`default_precision`): see :data:`BACKENDS`.
+    ``backend`` and ``precision`` (default: :func:`default_precision`): see :data:`BACKENDS`; ``notice`` gets
+    Lava's time estimate. The summary's ``warnings`` name the layers that never fired or did not change
+    (:func:`neurovae.sleep.report.sleep_warnings`).
     """
     precision = precision or default_precision(backend)
     check_backend(backend, precision, config.batch)
@@ -130,7 +144,7 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
     if backend == "torch":
         rates = sleep_torch(layers, intensities, config, progress, counter)
     else:
-        on_chip, rates = sleep_on_chip(layers, intensities, config, backend, precision, progress, counter)
+        on_chip, rates = sleep_on_chip(layers, intensities, config, backend, precision, progress, counter, notice)
     energy = None if counter is None else EnergyReport(
         "vae-sleep", counter.compute(), load_profile("loihi1"), load_profile("ann_horowitz2014"), backend=backend,
         precision=precision, notes=["a sample is one chain's whole sleep; synaptic updates count the feedforward "
@@ -139,13 +153,13 @@ def sleep_model(model: nn.Module, images: torch.Tensor, config: VAESleepConfig, 
         "backend": backend,
         "precision": precision,
         "sleep": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()},
-        "layers": [{"name": layer.name, "mirror": layer.mirror_name, "scale": layer.scale,
+        "layers": [{"name": layer.name, "mirror": layer.mirror_name, "scale": layer.scale, "firing_rate": rate,
                     "weight_change": (layer.weight - start).abs().mean().item(),
-                    **({"firing_rate": rate} if rates else {}), **({"on_chip": described} if described else {})}
-                   for layer, start, rate, described in zip(layers, before, rates or [None] * len(layers), on_chip,
-                                                            strict=True)],
+                    "weight_magnitude": start.abs().mean().item(), **({"on_chip": described} if described else {})}
+                   for layer, start, rate, described in zip(layers, before, rates, on_chip, strict=True)],
         **({"energy": energy} if energy else {}),
     }
+    summary["warnings"] = sleep_warnings(summary["layers"])
     return to_ann(model, layers), summary
 
 

@@ -62,9 +62,10 @@ def test_lava_and_torch_sleep_change_the_weights_identically():
     assert all(chip.forward.tags is None for chip in device), "1x1 convolutions lower to full connections"
 
     rates = sleep_torch(layers, _intensities((6, 1, 1)), config)
-    forward, mirrors = run_lava_sleep(device, spikes.flatten(1).numpy())
+    forward, mirrors, lava_rates = run_lava_sleep(device, spikes.flatten(1).numpy())
 
     assert min(rates) > 0.1, "both layers must fire for the comparison to mean something"
+    assert lava_rates == pytest.approx(rates, abs=1e-12)
     for layer, chip, lava_w, lava_m in zip(layers, device, forward, mirrors, strict=True):
         assert np.abs(lava_w - chip.forward.weights).max() * chip.unit > 1e-3, "sleep must move the weights"
         np.testing.assert_allclose(lava_w * chip.unit, layer.weight[..., 0, 0].numpy(), rtol=0, atol=1e-12)
@@ -104,9 +105,10 @@ def test_lava_fixed_point_sleep_equals_the_emulator_bit_for_bit(case):
     device = lower(layers, shape, config.effective_thresholds(layers), config.rule, "fixed")
 
     emulated, emulated_mirrors, rates = emulate_fixed(device, spikes)
-    forward, mirrors = run_lava_sleep(device, spikes.numpy())
+    forward, mirrors, lava_rates = run_lava_sleep(device, spikes.numpy())
 
     assert min(rates) > 0.05, "both layers must fire for the comparison to mean something"
+    assert lava_rates == rates
     for chip, lava_w, lava_m, emu_w, emu_m in zip(device, forward, mirrors, emulated, emulated_mirrors, strict=True):
         assert np.abs(emu_w - chip.forward.weights).sum() > 100, "sleep must move the weights"
         np.testing.assert_array_equal(lava_w, emu_w)
@@ -166,8 +168,13 @@ def test_a_cvae_sleeps_in_fixed_point_on_lava_exactly_as_emulated():
     images = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = table3_config("fashion_mnist", duration=40, input_rate_hz=500.0, thresholds=(0.05, 0.05),
                            a_ltp=0.02, a_ltd=0.01)
-    on_lava, lava_summary = sleep_model(model, images, config, backend="lava", precision="fixed")
+    notices, steps = [], []
+    on_lava, lava_summary = sleep_model(model, images, config, backend="lava", precision="fixed",
+                                        progress=lambda: steps.append(1), notice=notices.append)
     emulated, emulated_summary = sleep_model(model, images, config, backend="emulator", precision="fixed")
+    assert len(steps) == 40 and len(notices) == 1 and "40 steps x 2 layers" in notices[0]
+    assert [layer["firing_rate"] for layer in lava_summary["layers"]] == \
+        [layer["firing_rate"] for layer in emulated_summary["layers"]]
     for name in ("encoder.0", "encoder.2", "decoder.5", "decoder.7"):
         change = emulated.get_submodule(name).weight - model.get_submodule(name).weight
         assert change.abs().max() > 1e-3, f"{name} must change during sleep"

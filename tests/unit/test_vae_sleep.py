@@ -1,6 +1,7 @@
 """VAE-sleep pieces against hand computations: STDP rule, Loihi dw strings, conversion and normalization, the
 batched sleep, parameter refusals, and ``neurovae sleep`` end to end on a tiny CVAE."""
 
+import dataclasses
 import json
 import re
 
@@ -14,6 +15,7 @@ from neurovae.models.cvae import CVAE, CVAEConfig
 from neurovae.sleep.convert import ConversionError, SleepLayer, normalize, sleep_layers, to_ann, to_snn
 from neurovae.sleep.encoding import bernoulli_spikes, spike_probability
 from neurovae.sleep.neuron import if_step
+from neurovae.sleep.report import sleep_table
 from neurovae.sleep.run import sleep_model, table3_config
 from neurovae.sleep.stdp import MirroredSTDP, conv_pairs, dense_pairs, lava_scale_terms
 from neurovae.sleep.vae_sleep import VAESleepConfig, calibrate_thresholds, sleep_torch
@@ -160,12 +162,44 @@ def test_sleep_model_returns_a_changed_copy():
         sleep_model(model, images, config, backend="gpu")
 
 
+def test_a_layer_that_cannot_fire_warns_in_one_line_naming_it_and_a_firing_sleep_does_not():
+    model = tiny_cvae()
+    images = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    fires = table3_config("fashion_mnist", duration=30, input_rate_hz=500.0, thresholds=(0.05, 0.05))
+    for backend in ("torch", "emulator"):
+        summary = sleep_model(model, images, fires, backend)[1]
+        assert min(layer["firing_rate"] for layer in summary["layers"]) > 0 and summary["warnings"] == []
+        [warning] = sleep_model(model, images, dataclasses.replace(fires, thresholds=(0.05, 1e3)), backend)[1][
+            "warnings"]  # the second layer's threshold is out of its reach
+        assert warning.startswith("layer encoder.2 never fired during sleep (rate 0): raise the input rate")
+        assert "--thresholds" in warning and "did not change" in warning and "\n" not in warning
+    frozen = sleep_model(model, images, dataclasses.replace(fires, a_ltp=0.0, a_ltd=0.0))[1]["warnings"]
+    assert [w.split(" (rate")[0] for w in frozen] == ["layer encoder.0 fired", "layer encoder.2 fired"]
+    assert all("did not change (mean |dW| 0): raise a_LTP / a_LTD" in w for w in frozen)
+
+
+def test_sleep_table_has_a_row_per_layer_with_the_relative_change():
+    layers = [{"name": "encoder.0", "mirror": "decoder.7", "firing_rate": 3.3e-5, "weight_change": 0.011,
+               "weight_magnitude": 0.13},
+              {"name": "encoder.2", "mirror": "decoder.5", "firing_rate": 0.0, "weight_change": 0.0,
+               "weight_magnitude": 0.0}]
+    header, first, second = sleep_table(layers).splitlines()
+    assert header.split("  ")[0] == "layer (mirror)" and header.endswith("relative change")
+    assert first.split() == ["encoder.0", "(decoder.7)", "3.30e-05", "1.10e-02", "1.30e-01", "8.46%"]
+    assert second.split()[-1] == "0.00%"  # a layer of zeros moved by nothing: no division by zero
+    assert len({len(header), len(first), len(second)}) == 1
+
+
 def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
     root, data = cvae_run
     argv = ["sleep", str(root / "run"), "--data", str(data), "--duration", "20", "--batch", "4", "--thresholds",
             "0.1", "0.1", "--input-rate", "500", "--no-progress"]
+    capsys.readouterr()
     assert main([*argv, "--out", str(root / "slept")]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0].startswith("layer (mirror)") and "{" not in out.out and out.err == ""
     summary = json.loads((root / "slept" / "sleep.json").read_text())
+    assert summary["warnings"] == [] and summary["layers"][0]["weight_magnitude"] > 0
     assert summary["backend"] == "torch" and summary["sleep"]["duration"] == 20
     assert (root / "slept" / "history.jsonl").read_text() == (root / "run" / "history.jsonl").read_text()
     energy = summary["energy"]  # what this sleep would cost on Loihi 1
@@ -181,6 +215,19 @@ def test_sleep_command_writes_a_run_that_eval_reads(capsys, cvae_run):
     assert len(error) == 1 and "w_lb < w_ub" in error[0] and not (root / "bad").exists()
     assert main([*argv, "--input-rate=-3", "--out", str(root / "bad")]) == 2
     assert "input rate must be positive" in capsys.readouterr().err
+
+
+def test_sleep_command_warns_when_table3_leaves_the_layers_silent(capsys, cvae_run):
+    root, data = cvae_run
+    capsys.readouterr()
+    assert main(["sleep", str(root / "run"), "--data", str(data), "--duration", "200", "--no-progress",
+                 "--out", str(root / "silent")]) == 0
+    out = capsys.readouterr()
+    warnings = out.err.splitlines()
+    assert [line.split(" never fired")[0] for line in warnings] == ["warning: layer encoder.0",
+                                                                    "warning: layer encoder.2"]
+    assert [row.split()[2] for row in out.out.splitlines()[1:3]] == ["0.00e+00", "0.00e+00"]
+    assert len(json.loads((root / "silent" / "sleep.json").read_text())["warnings"]) == 2
 
 
 def test_calibrated_thresholds_make_each_layer_fire_at_the_target_rate():
