@@ -60,13 +60,10 @@ def _networks_from_run(run: str, part: str, precision: str, backend: str):
     """Export the run's parts in memory; return (names, networks, snnTorch stacks in float64)."""
     from neurovae.config import config_to_dict
     from neurovae.export import export_model
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model
+    from neurovae.runs import load_run
 
-    paths, config, state = open_run(run)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
-    model = model.double().eval()  # float64: the precision Lava floating_pt and the emulator compute in
+    model, config = load_run(run)
+    model = model.double()  # float64: the precision Lava floating_pt and the emulator compute in
     names = ["encoder", "decoder"] if part == "full" else [part]
     networks = [export_model(model, name, config_to_dict(config), precision="float" if backend == "torch"
                              else precision) for name in names]

@@ -172,14 +172,11 @@ def markdown_table(summaries: Sequence[RunSummary]) -> str:
 @torch.no_grad()
 def reconstructions(summary: RunSummary, images: torch.Tensor) -> torch.Tensor:
     """The run's reconstructions of ``images`` (its model from its checkpoint, eval mode, seeded)."""
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model
+    from neurovae.runs import load_run
 
-    paths, config, state = open_run(summary.path)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
+    model, _ = load_run(summary.path)
     torch.manual_seed(summary.config.train.seed)
-    return model.eval()(images).reconstruction
+    return model(images).reconstruction
 
 
 def save_model_grid(summaries: Sequence[RunSummary], out_dir: str | os.PathLike, count: int = 10,
