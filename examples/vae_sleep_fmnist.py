@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 import neurovae  # noqa: E402
 from neurovae.evaluate.latent_noise import closest_sample_metrics, latent_codes, noisy_metrics  # noqa: E402
+from neurovae.evaluate.psnr_variants import DEFINITIONS, mean_image_variants  # noqa: E402
 from neurovae.io import atomic_path  # noqa: E402
 
 PAPER = {  # Talafha 2020, Table 4, Fashion-MNIST: (PSNR dB, SSIM) clean and noisy
@@ -91,6 +92,8 @@ def measure(args: argparse.Namespace, latent: int) -> dict:
         results["sleep"][name] = summary
     probe_set = neurovae.open_dataset(config, "train", args.data, args.probe_images)
     test_set = neurovae.open_dataset(config, "test", args.data, args.test_images)
+    results["mean-image"] = mean_image_variants(torch.stack([image for image, _ in probe_set]),
+                                                torch.stack([image for image, _ in test_set]))
     for name, model in models.items():
         test_codes = latent_codes(model, test_set)
         metrics = noisy_metrics(model, latent_codes(model, probe_set), test_codes)
@@ -127,6 +130,27 @@ def table(results: dict, latent: int) -> str:
                   f"{p[2]:.2f} dB / {p[3]:.3f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def readings_table(results: dict, latent: int) -> str:
+    """Markdown: each model's PSNR (clean / noisy) under each reading of the paper's PSNR, and the mean image's."""
+    keys = [f"{definition}_{over}" for definition in DEFINITIONS for over in ("per_image", "dataset")]
+    lines = ["| model | " + " | ".join(key.replace("_", " ") for key in keys) + " | paper |", "|" + " --- |" * 8]
+    for name in MODELS:
+        measured = results[name][latent] | {f"psnr_standard_per_image_{c}": results[name][latent][f"psnr_{c}"]
+                                            for c in ("clean", "noisy")}
+        cells = [f"{measured[f'psnr_{key}_clean']:.2f} / {measured[f'psnr_{key}_noisy']:.2f}" for key in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {PAPER[name][0]:.2f} / {PAPER[name][2]:.2f} |")
+    mean = results["mean-image"][latent]
+    lines.append("| mean training image | " + " | ".join(f"{mean[key]:.2f}" for key in keys) + " | |")
+    return "\n".join(lines) + "\n"
+
+
+def readings(results: dict, latent: int) -> str:
+    """:func:`readings_table` with its title, for the sizes measured since the example records the readings."""
+    if latent not in results.get("mean-image", {}):
+        return ""
+    return f"\nPSNR clean / noisy (dB) under each reading of the paper's:\n\n{readings_table(results, latent)}"
 
 
 def figure(results: dict, path: Path) -> None:
@@ -180,7 +204,8 @@ def main() -> None:
         parser.error(f"no latent size has been measured in {args.out}; give --latent-sizes")
     with atomic_path(args.out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tables = "\n".join(f"latent size {latent}\n\n" + table(results, latent) for latent in sorted(results["cvae"]))
+    tables = "\n".join(f"latent size {latent}\n\n{table(results, latent)}" + readings(results, latent)
+                       for latent in sorted(results["cvae"]))
     with atomic_path(args.out / "results.md") as tmp:
         tmp.write_text(tables)
     figure(results, args.out / "latent_sizes.png")

@@ -60,6 +60,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from neurovae.config import load_config
     from neurovae.evaluate.compare import images_seen
     from neurovae.evaluate.fad import fad_candidates
+    from neurovae.evaluate.psnr_variants import PAPER_PSNR_MODELS
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.io import strict_json
     from neurovae.train.checkpoint import open_run, restore_state
@@ -90,7 +91,8 @@ def run_eval(args: argparse.Namespace) -> int:
     about = {"epochs_trained": state["epoch"], "images_seen": images_seen(paths.root, state),
              "precision": args.precision}
     metrics = evaluate_run(model, test_set, probe_set, out, fad_path, seed=config.train.seed,
-                           progress=not args.no_progress, about=about)
+                           progress=not args.no_progress, about=about,
+                           paper_psnr_variants=config.model_name in PAPER_PSNR_MODELS)
     print(strict_json(metrics))
     grids = ("reconstructions.png", "samples.png") if hasattr(model, "sample") else ("reconstructions.png",)
     print(f"wrote {out / 'metrics.json'}, " + ", ".join(str(out / grid) for grid in grids))

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from neurovae.errors import ConfigError
 from neurovae.evaluate.probe import linear_probe_accuracy
+from neurovae.evaluate.psnr_variants import psnr_variants
 from neurovae.evaluate.quality import psnr, ssim
 
 
@@ -48,7 +49,9 @@ def noisy_metrics(model: nn.Module, train: dict[str, torch.Tensor], test: dict[s
                   noise_std: float = 1.0, seed: int = 0) -> dict[str, float]:
     """PSNR, SSIM and linear-probe accuracy on clean and on noisy test codes.
 
-    Each probe is fitted on training codes with the same noise as the test codes it reads.
+    Each probe is fitted on training codes with the same noise as the test codes it reads. Beside the standard
+    PSNR (per image), ``psnr_<definition>_<per_image|dataset>_<clean|noisy>`` give the readings of VAE-sleep's
+    paper (:mod:`neurovae.evaluate.psnr_variants`).
 
     Args:
         model: a model with ``decode(codes)``.
@@ -62,6 +65,8 @@ def noisy_metrics(model: nn.Module, train: dict[str, torch.Tensor], test: dict[s
         codes = with_noise(test["codes"], std, seed)
         reconstructions = model.decode(codes)
         metrics[f"psnr_{name}"] = psnr(reconstructions, test["images"])
+        metrics |= {f"psnr_{key}_{name}": value for key, value in psnr_variants(reconstructions, test["images"]).items()
+                    if key != "standard_per_image"}
         metrics[f"ssim_{name}"] = ssim(reconstructions, test["images"])
         metrics[f"probe_{name}"] = linear_probe_accuracy(with_noise(train["codes"], std, seed + 1), train["labels"],
                                                          codes, test["labels"], seed=seed)

@@ -13,7 +13,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from neurovae.errors import NeurovaeError
 
 
-def _check_pair(recon: torch.Tensor, target: torch.Tensor) -> None:
+def check_pair(recon: torch.Tensor, target: torch.Tensor) -> None:
     """Reject pairs that would broadcast silently or are not image batches."""
     if recon.shape != target.shape:
         raise NeurovaeError(
@@ -23,7 +23,7 @@ def _check_pair(recon: torch.Tensor, target: torch.Tensor) -> None:
         raise NeurovaeError(f"expected a non-empty image batch [N, C, H, W], got shape {tuple(recon.shape)}")
 
 
-def _to_unit(images: torch.Tensor) -> torch.Tensor:
+def to_unit(images: torch.Tensor) -> torch.Tensor:
     """Map [-1, 1] images to [0, 1] in float64, clamping the overshoot of an unbounded decoder."""
     return ((images.detach().double() + 1.0) / 2.0).clamp(0.0, 1.0)
 
@@ -40,7 +40,7 @@ def mse(recon: torch.Tensor, target: torch.Tensor) -> float:
     Returns:
         The mean squared error.
     """
-    _check_pair(recon, target)
+    check_pair(recon, target)
     return torch.mean((recon.detach().double() - target.detach().double()) ** 2).item()
 
 
@@ -57,9 +57,9 @@ def psnr(recon: torch.Tensor, target: torch.Tensor) -> float:
     Returns:
         The mean per-image PSNR in dB.
     """
-    _check_pair(recon, target)
+    check_pair(recon, target)
     per_image = peak_signal_noise_ratio(
-        _to_unit(recon), _to_unit(target), data_range=1.0, reduction="none", dim=(1, 2, 3)
+        to_unit(recon), to_unit(target), data_range=1.0, reduction="none", dim=(1, 2, 3)
     )
     return per_image.mean().item()
 
@@ -78,11 +78,11 @@ def ssim(recon: torch.Tensor, target: torch.Tensor, batch_size: int = 256) -> fl
     Returns:
         The mean per-image SSIM.
     """
-    _check_pair(recon, target)
+    check_pair(recon, target)
     per_image = [
         structural_similarity_index_measure(
-            _to_unit(recon[i : i + batch_size]),
-            _to_unit(target[i : i + batch_size]),
+            to_unit(recon[i : i + batch_size]),
+            to_unit(target[i : i + batch_size]),
             data_range=1.0,
             reduction="none",
         )

@@ -25,6 +25,7 @@ from neurovae.evaluate.activity import LayerActivity, intra_inter_distance_ratio
 from neurovae.evaluate.fad import fad, load_fad_autoencoder
 from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
 from neurovae.evaluate.probe import linear_probe_accuracy
+from neurovae.evaluate.psnr_variants import paper_psnr
 from neurovae.evaluate.quality import mse, psnr, ssim
 from neurovae.io import atomic_path, strict_json
 
@@ -65,10 +66,14 @@ def generate(model: nn.Module, count: int, seed: int, batch_size: int = 256) -> 
 
 def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset | None, out_dir: str | os.PathLike,
                  fad_model_path: str | os.PathLike | None = None, seed: int = 0,
-                 progress: bool = True, about: dict[str, Any] | None = None) -> dict[str, Any]:
+                 progress: bool = True, about: dict[str, Any] | None = None,
+                 paper_psnr_variants: bool = False) -> dict[str, Any]:
     """Compute every metric, write ``metrics.json`` and PNG grids into ``out_dir``; return the metrics.
 
     ``about`` (what was evaluated: epochs, images seen, precision) is stored in ``metrics.json`` too.
+    ``paper_psnr_variants``: add ``paper_psnr``, the PSNR definitions that VAE-sleep's paper may have used and the
+    mean-image predictor's score under each (:mod:`neurovae.evaluate.psnr_variants`), its mean taken over the
+    probe's training images (over the test images when there is no probe).
     """
     out_dir = Path(out_dir)
     model.eval()
@@ -99,6 +104,9 @@ def evaluate_run(model: nn.Module, test_set: Dataset, probe_train_set: Dataset |
         metrics["probe_accuracy"] = linear_probe_accuracy(train["features"], train["labels"], test["features"],
                                                           test["labels"], seed=seed)
         metrics["probe_train_images"] = len(train["labels"])
+    if paper_psnr_variants:
+        reference = train["images"] if probe_train_set is not None else test["images"]
+        metrics["paper_psnr"] = paper_psnr(test["reconstructions"], test["images"], reference)
     save_comparison_grid({"input": test["images"][:16], "reconstruction": test["reconstructions"][:16]},
                          out_dir / "reconstructions.png", title="test images and their reconstructions", ncol=16)
     if generative:

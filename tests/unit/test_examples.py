@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,6 +39,9 @@ def test_vae_sleep_example_gathers_latent_sizes_measured_in_separate_invocations
     assert json.loads((tmp_path / "results.json").read_text()) == results
     tables = (tmp_path / "results.md").read_text()
     assert "latent size 4" in tables and "latent size 8" in tables
+    assert tables.count("| mean training image |") == 2  # the paper's PSNR readings, with the mean-image floor
+    cvae = results["cvae"]["8"]
+    assert cvae["psnr_twenty_log_per_image_noisy"] == pytest.approx(2 * cvae["psnr_noisy"], abs=1e-4)
     assert (tmp_path / "latent_sizes.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "cvae-sleep-latent8" / "checkpoint.pt").exists()  # the slept model is a run
 
