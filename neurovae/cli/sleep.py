@@ -11,7 +11,7 @@ from neurovae.cli.common import add_data_argument, add_force_argument, check_out
 OPTIONS = {  # command-line flag -> VAESleepConfig field (unset flags keep Table 3's value)
     "duration": "duration", "batch": "batch", "steps_per_image": "steps_per_image", "input_rate": "input_rate_hz",
     "thresholds": "thresholds", "ampa": "ampa_scale", "a_ltp": "a_ltp", "a_ltd": "a_ltd", "w_lb": "w_lb",
-    "w_ub": "w_ub", "seed": "seed",
+    "w_ub": "w_ub", "seed": "seed", "leak": "leak",
 }
 
 
@@ -39,6 +39,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--a-ltd", type=float, help="depression step")
     parser.add_argument("--w-lb", type=float, help="lower weight bound of the stabilizer")
     parser.add_argument("--w-ub", type=float, help="upper weight bound of the stabilizer")
+    parser.add_argument("--leak", type=float, help="fraction of the voltage lost per step (default 0: "
+                        "integrate-and-fire, as Algorithm 1; fixed point: whole 1/4096)")
     parser.add_argument("--seed", type=int, help="seed of the image order and the input spikes")
     parser.add_argument("--calibrate", action="store_true",
                         help="tune each layer's threshold to fire at the target rate rho instead of Table 3's")

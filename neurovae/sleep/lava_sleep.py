@@ -122,7 +122,7 @@ def run_lava_sleep(layers: list[DeviceLayer], spikes: np.ndarray, progress: Call
         dense = _learning_connection(layer.forward)
         size = layer.forward.weights.shape[0]
         # Lava's fixed-point LIF decays the current by (du + 1) / 4096
-        neurons = LIF(shape=(size,), du=FIXED_CURRENT_DECAY - 1 if fixed else 1, dv=0,
+        neurons = LIF(shape=(size,), du=FIXED_CURRENT_DECAY - 1 if fixed else 1, dv=layer.decay,
                       vth=int(layer.threshold) if fixed else layer.threshold, bias_mant=0)
         back = _learning_connection(layer.mirror)
         sink = Sink(shape=(size,), buffer=chunk)

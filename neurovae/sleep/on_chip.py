@@ -41,7 +41,8 @@ from neurovae.sleep.stdp import MirroredSTDP
 PRECISIONS = ("float", "fixed")
 TRACE_TAU = 1e-3  # exp(-1 / 1e-3) is 0: a trace holds only this step's impulse
 THRESHOLD_MAX = 2**17 - 1  # Loihi's LIF vth: unsigned 17 bits (lava.proc.lif PyLifModelBitAcc)
-FIXED_CURRENT_DECAY = 4096  # of 4096: integrate-and-fire keeps no current from one step to the next
+DECAY_UNIT = 4096  # Loihi's decays are whole numbers of 1/4096 per step
+FIXED_CURRENT_DECAY = DECAY_UNIT  # integrate-and-fire keeps no current from one step to the next
 
 
 @dataclass
@@ -73,6 +74,7 @@ class DeviceLayer:
         taps: for each forward entry, the flat index of the shared convolution weight (-1: no synapse).
         shapes: CHW shapes of the visible and of the hidden neurons.
         fixed_rule: the integer rule (fixed point only).
+        decay: the neurons' voltage decay: the fraction lost per step (float), of :data:`DECAY_UNIT` (fixed).
     """
 
     forward: Connection
@@ -82,6 +84,7 @@ class DeviceLayer:
     taps: np.ndarray
     shapes: tuple[tuple[int, ...], tuple[int, ...]]
     fixed_rule: FixedPointRule | None = None
+    decay: float = 0.0
 
 
 def conv_as_dense(layer: SleepLayer, input_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +130,11 @@ def tie_back(weight: torch.Tensor, before: np.ndarray, after: np.ndarray, taps: 
 
 
 def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: list[float], rule: MirroredSTDP,
-          precision: str) -> list[DeviceLayer]:
-    """Every sleeping layer in device units for ``precision`` (``thresholds``: on the unscaled input ``W s``)."""
+          precision: str, leak: float = 0.0) -> list[DeviceLayer]:
+    """Every sleeping layer in device units for ``precision`` (``thresholds``: on the unscaled input ``W s``).
+
+    ``leak``: the fraction of the voltage lost per step; in fixed point the nearest whole 1/4096.
+    """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     out = []
@@ -159,7 +165,8 @@ def lower(layers: list[SleepLayer], input_shape: tuple[int, ...], thresholds: li
         tags = (taps >= 0) * tag if tagged else None
         out.append(DeviceLayer(Connection(device_forward, tags, dws[0], impulses[0]),
                                Connection(device_mirror, None if tags is None else tags.T, dws[1], impulses[1]),
-                               device_threshold, unit, taps, (shape, hidden), fixed_rule))
+                               device_threshold, unit, taps, (shape, hidden), fixed_rule,
+                               leak if precision == "float" else round(leak * DECAY_UNIT)))
     return out
 
 
@@ -205,7 +212,7 @@ def emulate_fixed(device: list[DeviceLayer], spikes: Iterable[torch.Tensor],
     tags = [[None if c.tags is None else torch.from_numpy(c.tags).to(torch.int64)
              for c in (layer.forward, layer.mirror)] for layer in device]
     rules = [(layer.fixed_rule.products(), layer.fixed_rule.products(feedback=True)) for layer in device]
-    neurons = [FixedLIFParams.from_neuron(CubaNeuron(iDecay=FIXED_CURRENT_DECAY, vDecay=0,
+    neurons = [FixedLIFParams.from_neuron(CubaNeuron(iDecay=FIXED_CURRENT_DECAY, vDecay=int(layer.decay),
                                                      vThMant=int(layer.threshold))) for layer in device]
     states = [LIFState.zeros((w.shape[0],), torch.int64) for w in forward]
     pending = [torch.zeros(w.shape[0], dtype=torch.int64) for w in forward]  # Lava's a_buff

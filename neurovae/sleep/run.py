@@ -89,7 +89,8 @@ def sleep_on_chip(layers: list[SleepLayer], intensities: torch.Tensor, config: V
     Lava's sleep is slow: ``notice`` gets its estimated time before it starts. The caller has checked the
     combination (:func:`check_backend`).
     """
-    device = lower(layers, tuple(intensities.shape[1:]), config.effective_thresholds(layers), config.rule, precision)
+    device = lower(layers, tuple(intensities.shape[1:]), config.effective_thresholds(layers), config.rule, precision,
+                   config.leak)
     if backend == "emulator":
         forward, mirrors, rates = emulate_fixed(device, input_spikes(intensities, config), progress, counter)
     else:

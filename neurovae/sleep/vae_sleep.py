@@ -51,6 +51,7 @@ class VAESleepConfig:
     target_rate: float = 0.02  # rho
     batch: int = 1
     seed: int = 0
+    leak: float = 0.0  # fraction of the voltage lost per step (Algorithm 1: 0, integrate-and-fire)
 
     def __post_init__(self) -> None:
         spike_probability(self.input_rate_hz, self.dt_s)
@@ -63,6 +64,8 @@ class VAESleepConfig:
             raise ConfigError(f"AMPA scale must be positive, got {self.ampa_scale}")
         if not 0 < self.target_rate < 1:
             raise ConfigError(f"target rate rho must be in (0, 1), got {self.target_rate}")
+        if not 0 <= self.leak < 1:
+            raise ConfigError(f"leak must be in [0, 1) (the fraction of the voltage lost per step), got {self.leak}")
         self.rule  # noqa: B018  (validates the STDP steps and bounds)
 
     @property
@@ -95,15 +98,15 @@ class SleepState:
 
 
 def sleep_step(layers: list[SleepLayer], state: SleepState, visible: torch.Tensor, thresholds: list[float],
-               rule: MirroredSTDP, counter: LearningCounter | None = None) -> list[torch.Tensor]:
+               rule: MirroredSTDP, counter: LearningCounter | None = None, leak: float = 0.0) -> list[torch.Tensor]:
     """One step of every layer on the ``visible`` input spikes, then the mirrored STDP updates; returns the spikes.
 
-    ``counter``, if given, counts the step's operations (for the sleep's energy report).
+    ``counter``, if given, counts the step's operations (for the sleep's energy report); ``leak``: the neurons'.
     """
     pre, spikes = visible, []
     for index, layer in enumerate(layers):
         before = state.voltages[index]
-        post, state.voltages[index] = if_step(before, state.currents[index], thresholds[index])
+        post, state.voltages[index] = if_step(before, state.currents[index], thresholds[index], leak)
         if counter is not None:
             counter.update(index, pre, post, before, state.voltages[index])
         state.currents[index] = F.conv2d(pre, layer.weight, stride=layer.stride, padding=layer.padding)
@@ -157,7 +160,7 @@ def sleep_torch(layers: list[SleepLayer], intensities: torch.Tensor, config: VAE
     state = SleepState.zeros(layers, (config.batch, *intensities.shape[1:]))
     totals = torch.zeros(len(layers), dtype=torch.float64)
     for spikes in input_spikes(intensities, config):
-        fired = sleep_step(layers, state, spikes, thresholds, config.rule, counter)
+        fired = sleep_step(layers, state, spikes, thresholds, config.rule, counter, config.leak)
         totals += torch.tensor([s.mean().item() for s in fired], dtype=torch.float64)
         progress()
     return (totals / sleep_steps(config)).tolist()

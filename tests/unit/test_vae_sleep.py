@@ -95,6 +95,7 @@ def test_integrate_and_fire_and_bernoulli_input():
     ({"thresholds": (36.18, -1.0)}, "thresholds must be positive"),
     ({"input_rate_hz": 4000.0}, "at most 1"),
     ({"target_rate": 1.5}, "rho"),
+    ({"leak": 1.0}, "leak must be in"),
 ])
 def test_sleep_parameters_outside_their_sense_are_refused(overrides, fragment):
     with pytest.raises(ConfigError, match=fragment) as error:
