@@ -38,8 +38,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from neurovae.emulator import run_emulator  # noqa: E402
 from neurovae.netx import ConvTLayer, CubaNeuron, DenseLayer, InputLayer, NetworkRecord, describe, read_netx  # noqa: E402
+from neurovae.simulate.emulator import run_emulator  # noqa: E402
 
 STEPS = 16
 

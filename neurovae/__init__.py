@@ -43,7 +43,7 @@ _PUBLIC: dict[str, str] = {
     "read_nir": "neurovae.export.from_nir",
     # backends, energy, sleep
     "run_lava": "neurovae.simulate",
-    "run_emulator": "neurovae.emulator",
+    "run_emulator": "neurovae.simulate.emulator",
     "count_chain": "neurovae.energy",
     "energy_reports": "neurovae.energy",
     "sleep_model": "neurovae.sleep.run",

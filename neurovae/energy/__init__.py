@@ -7,11 +7,11 @@ Data flow: a netx network + inputs -> :func:`count_chain` (PyTorch, Lava or the 
 
 from neurovae.energy.connectivity import fan_in, fan_out
 from neurovae.energy.counts import LayerCounts, OperationCounter
-from neurovae.energy.measure import count_chain, energy_reports, trace_stack
+from neurovae.energy.measure import count_chain, energy_reports
 from neurovae.energy.profiles import EnergyProfile, EnergyProfileError, load_profile
 from neurovae.energy.report import EnergyReport, plot_reports, write_reports
 
 __all__ = [
     "EnergyProfile", "EnergyProfileError", "EnergyReport", "LayerCounts", "OperationCounter", "count_chain",
-    "energy_reports", "fan_in", "fan_out", "load_profile", "plot_reports", "trace_stack", "write_reports",
+    "energy_reports", "fan_in", "fan_out", "load_profile", "plot_reports", "write_reports",
 ]

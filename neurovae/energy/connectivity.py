@@ -18,8 +18,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from neurovae.emulator.synapses import SYNAPSES, SynapseSpec
 from neurovae.netx import ConvLayer, ConvTLayer, CubaNeuron, DenseLayer, InputNeuronLayer  # noqa: F401 - doctest names
+from neurovae.simulate.emulator.synapses import SYNAPSES, SynapseSpec
 
 SynapticLayer = DenseLayer | ConvLayer | ConvTLayer | InputNeuronLayer
 

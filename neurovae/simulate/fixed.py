@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+GRADED_EXP = 6
+"""Fixed point direct (graded) input: x is sent as ``round(x * 2**GRADED_EXP)`` and the first synapse scales its sum
+by ``2**-GRADED_EXP``; the same in Lava (:mod:`neurovae.simulate.graph`) and in the emulator."""
+
 
 def optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int, int]:
     """Return ``(weight << scale_bits, num_weight_bits, weight_exp, sign_mode)`` as stock netx computes them.

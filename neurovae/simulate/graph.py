@@ -62,13 +62,11 @@ from neurovae.simulate.bounded_lif import models as bounded_models
 from neurovae.simulate.bounded_lif.process import LIFResetBounded
 from neurovae.simulate.convt import models as convt_models
 from neurovae.simulate.convt.process import ConvT
-from neurovae.simulate.fixed import optimize_weight_bits
+from neurovae.simulate.fixed import GRADED_EXP, optimize_weight_bits
 from neurovae.simulate.schedule import ResetSchedule
 
 GRADED_BITS = 24
 """Message bits of graded (direct-encoded) input spikes."""
-GRADED_EXP = 6
-"""Fixed point direct input: x is sent as round(x * 2**GRADED_EXP)."""
 FIXED_STATE_EXP = 6
 """Lava's fixed-point LIF holds u and v shifted left by 6 bits; voltages are reported divided by 2**6."""
 

@@ -1,9 +1,9 @@
-"""Run netx files end to end: inputs from a SPEC, Lava (or stock netx), outputs saved as .npz and .png.
+"""``neurovae run``: netx files end to end, inputs from a SPEC, any backend, outputs streamed to .npz (and .png).
 
-With two files (an encoder and a decoder), the encoder runs in Lava, its output is turned into latent spikes on
-the host (seeded; :func:`~neurovae.simulate.host.posterior_spikes`: ESVAE's Poisson spikes at the output rates, or
-FSVAE's autoregressive Bernoulli sampling from the encoder's spikes), and the decoder runs in Lava: the whole
-reconstruction on the target but for the sampling.
+With two files (an encoder and a decoder), the encoder runs on the backend, its output is turned into latent spikes
+on the host (seeded; :func:`~neurovae.simulate.host.posterior_spikes`: ESVAE's Poisson spikes at the output rates,
+or FSVAE's autoregressive Bernoulli sampling from the encoder's spikes), and the decoder runs on the backend: the
+whole reconstruction on the target but for the sampling (:class:`~neurovae.simulate.backends.Chain`).
 """
 
 from __future__ import annotations
@@ -18,38 +18,15 @@ import numpy as np
 import torch
 
 from neurovae import distributed
-from neurovae.netx import NetworkRecord, read_netx
+from neurovae.simulate.backends import Backend, Chain, rounds
 from neurovae.simulate.host import (
     decoded_images,
-    firing_rates,
-    posterior_spikes,
     resolve_input,
     run_steps,
 )
 from neurovae.simulate.result import SimulationError, SimulationResult
-from neurovae.simulate.run import run_lava, run_netx_stock
 from neurovae.simulate.schedule import ResetSchedule
 from neurovae.simulate.store import NpzStream
-
-
-def simulate(network_path: NetworkRecord | str | os.PathLike, inputs: np.ndarray, backend: str, precision: str,
-             steps: int | None, record_voltage: bool, progress: bool,
-             schedule: ResetSchedule | None = None) -> SimulationResult:
-    """One network on one backend (with netx's reset ``schedule``, the samples run back to back)."""
-    if backend == "emulator":
-        from neurovae.emulator import run_emulator
-
-        return run_emulator(network_path, inputs, precision=precision, record_voltage=record_voltage,
-                            progress=progress, steps=steps, schedule=schedule)
-    if backend == "netx":
-        if precision != "fixed":
-            raise SimulationError("--backend netx runs stock lava-dl netx, which is fixed point only: add "
-                                  "--precision fixed")
-        return run_netx_stock(network_path, inputs, progress=progress, steps=steps, schedule=schedule,
-                              record_voltage=record_voltage)
-    return run_lava(network_path, inputs, precision=precision, record_voltage=record_voltage, progress=progress,
-                    steps=steps, schedule=schedule)
-
 
 STREAM_BATCH = 64
 """Samples simulated, written to disk and forgotten at a time, so that a run's memory does not grow with ``-n``."""
@@ -73,52 +50,14 @@ class _Timing:
     steps: int = 0
     wall_s: float = 0.0
 
-    def add(self, result: SimulationResult) -> None:
-        self.samples += result.samples
-        self.steps, self.wall_s = result.steps, self.wall_s + result.wall_s
+    def add(self, batch: _Timing) -> None:
+        self.samples += batch.samples
+        self.steps, self.wall_s = batch.steps, self.wall_s + batch.wall_s
 
     def line(self, path: str | os.PathLike, detail: str) -> str:
         rate = self.samples * self.steps / self.wall_s if self.wall_s > 0 else float("inf")
         return (f"{path}: {self.samples} samples x {self.steps} steps in {self.wall_s:.1f} s "
                 f"({rate:.0f} steps/s{detail})")
-
-
-@dataclass
-class _Chain:
-    """One network, or an encoder and a decoder with host sampling between, on one backend."""
-
-    paths: Sequence[str | os.PathLike]
-    networks: list[NetworkRecord]
-    backend: str
-    precision: str
-    steps: int | None
-    record_voltage: bool
-    progress: bool
-    schedule: ResetSchedule | None
-    seed: int
-
-    def __call__(self, index: int, inputs: np.ndarray) -> tuple[dict[str, np.ndarray], list[SimulationResult]]:
-        """The arrays of batch ``index`` (the ``.npz``'s keys) and each network's result.
-
-        The host sampling of batch ``index`` draws from a generator seeded with ``(seed, index)``: the run's
-        numbers do not depend on which process runs which batch.
-        """
-        first = self.networks[0]
-        result = simulate(self.paths[0], inputs, self.backend, self.precision, self.steps, self.record_voltage,
-                          self.progress, self.schedule)
-        results, extra = [result], {"inputs": inputs}
-        final, final_net = result, first
-        if len(self.networks) == 2:
-            latent = posterior_spikes(first, self.networks[1], result, np.random.default_rng([self.seed, index]))
-            final = simulate(self.paths[1], latent, self.backend, self.precision, None, self.record_voltage,
-                             self.progress, self.schedule)
-            final_net = self.networks[1]
-            results.append(final)
-            extra.update({"encoder_rates": firing_rates(first, result), "latent_spikes": latent})
-        images = decoded_images(final_net, final)
-        if images is not None:
-            extra["images"] = images
-        return {**result_arrays(final), **extra}, results
 
 
 def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str = "lava", precision: str = "float",
@@ -135,7 +74,9 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     """
     if steps is not None and steps < 1:
         raise SimulationError(f"--steps {steps}: give a positive number of time steps")
-    networks = [read_netx(p) for p in paths]
+    group = distributed.join(torch.device("cpu"))
+    chain = Chain(list(paths), Backend(backend, precision, record_voltage, progress and group.main, schedule), seed)
+    networks = chain.networks
     first = networks[0]
     inputs = resolve_input(spec, first, count, seed, data_dir)
     static = inputs.ndim == len(first.input_shape) + 1
@@ -147,23 +88,26 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
         raise SimulationError(f"--batch-size {batch_size}: give a positive number of samples")
     size = len(inputs) if schedule is not None else batch_size
     starts = list(range(0, len(inputs), size))
-    group = distributed.join(torch.device("cpu"))
-    chain = _Chain(paths, networks, backend, precision, total_steps, record_voltage, progress and group.main,
-                   schedule, seed)
     timings = [_Timing() for _ in networks]
     shown: dict[str, list[np.ndarray]] = {"inputs": [], "images": []}
     try:
         with NpzStream(out) if group.main else contextlib.nullcontext() as store:
-            for first_batch in range(0, len(starts), group.world):
-                index = first_batch + group.rank
-                mine = chain(index, inputs[starts[index]:starts[index] + size]) if index < len(starts) else None
+            for index in rounds(len(starts), group):
+                mine = None
+                if index is not None:
+                    part = inputs[starts[index]:starts[index] + size]
+                    results, fed = chain(index, part, total_steps)
+                    arrays = {**result_arrays(results[-1]), "inputs": part, **chain.host_arrays(results, fed)}
+                    images = decoded_images(networks[-1], results[-1])
+                    mine = ({**arrays, **({"images": images} if images is not None else {})},
+                            [_Timing(r.samples, r.steps, r.wall_s) for r in results])
                 for done in distributed.gather_objects(mine):  # rank order is batch order
                     if done is None or not group.main:
                         continue
-                    arrays, results = done
+                    arrays, batch_timings = done
                     store.add(arrays)
-                    for timing, result in zip(timings, results, strict=True):
-                        timing.add(result)
+                    for timing, batch in zip(timings, batch_timings, strict=True):
+                        timing.add(batch)
                     for key, images in shown.items():
                         if "images" in arrays:
                             images.append(arrays[key][:GRID_IMAGES - sum(map(len, images))])

@@ -36,7 +36,7 @@ class SimulationResult:
         readout: the network's readout, ``spikes`` or ``voltage``.
         precision: ``float`` or ``fixed``.
         backend: ``neurovae`` (:func:`run_lava`), ``netx`` (:func:`run_netx_stock`) or ``emulator``
-            (:func:`neurovae.emulator.run_emulator`).
+            (:func:`neurovae.simulate.emulator.run_emulator`).
         wall_s: seconds spent building, compiling and running.
     """
 

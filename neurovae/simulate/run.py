@@ -22,6 +22,7 @@ import numpy as np
 from neurovae.lava_runtime import require_lava
 from neurovae.netx import DenseLayer, InputNeuronLayer, NetworkRecord
 from neurovae.progress import sample_bar
+from neurovae.simulate.fixed import GRADED_EXP
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 from neurovae.simulate.schedule import ResetSchedule
 
@@ -76,7 +77,7 @@ def run_lava(
     if record.input_encoding == "bias":
         data = data[..., :1]  # one bias per sample
     elif precision == "fixed":
-        scale = 2**lava_graph.GRADED_EXP if direct else 1
+        scale = 2**GRADED_EXP if direct else 1
         data = np.round(data * scale).astype(np.int32)
     frames = lava_graph.to_lava(data, len(record.input_shape))
     config = lava_graph.run_config(precision)

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurovae.emulator.fixedpoint import SIGN_MIXED, truncate_weights
-from neurovae.emulator.neuron import FixedLIFParams, LIFState, fixed_step
+from neurovae.simulate.emulator.fixedpoint import SIGN_MIXED, truncate_weights
+from neurovae.simulate.emulator.neuron import FixedLIFParams, LIFState, fixed_step
 from neurovae.energy.learning import LearningCounter
 from neurovae.errors import ConfigError
 from neurovae.netx import CubaNeuron

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from neurovae.emulator.plan import compile_network, run_batch
-from neurovae.emulator.run import device_inputs
 from neurovae.export.export import READOUTS, ExportError, export_stack
 from neurovae.export.quantize import quantize_network
 from neurovae.neurons import SpikingBlock, SpikingStack
 from neurovae.neurons.lif import LeakyReadout
+from neurovae.simulate.emulator.plan import compile_network, run_batch
+from neurovae.simulate.emulator.run import device_inputs
 
 
 @dataclass

@@ -21,7 +21,6 @@ pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not insta
 from slayer_files import export_slayer  # noqa: E402
 from test_esvae_lava import CONFIG, trained_like_model  # noqa: E402
 
-from neurovae.emulator import compile_network, run_emulator  # noqa: E402
 from neurovae.export import export_model  # noqa: E402
 from neurovae.netx import (  # noqa: E402
     ConvLayer,
@@ -35,6 +34,7 @@ from neurovae.netx import (  # noqa: E402
     write_netx,
 )
 from neurovae.simulate import run_lava  # noqa: E402
+from neurovae.simulate.emulator import compile_network, run_emulator  # noqa: E402
 
 
 def whole_numbers(network: NetworkRecord) -> NetworkRecord:

@@ -18,9 +18,9 @@ from lava.proc.conv.utils import signed_clamp  # noqa: E402
 from lava.proc.lif.models import PyLifModelBitAcc, PyLifModelFloat  # noqa: E402
 from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights  # noqa: E402
 
-from neurovae.emulator import FixedLIFParams, FloatLIFParams, LIFState, fixed_step, float_step  # noqa: E402
-from neurovae.emulator import fixedpoint as fx  # noqa: E402
 from neurovae.netx import CubaNeuron  # noqa: E402
+from neurovae.simulate.emulator import FixedLIFParams, FloatLIFParams, LIFState, fixed_step, float_step  # noqa: E402
+from neurovae.simulate.emulator import fixedpoint as fx  # noqa: E402
 from neurovae.simulate.fixed import optimize_weight_bits  # noqa: E402
 
 SIZE = 4000

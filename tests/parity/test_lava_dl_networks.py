@@ -20,11 +20,11 @@ from lava.lib.dl.netx.utils import NetDict  # noqa: E402
 from slayer_files import export_slayer_network  # noqa: E402
 
 from neurovae.cli.main import main  # noqa: E402
-from neurovae.emulator import run_emulator  # noqa: E402
 from neurovae.export import export_model, quantize_network  # noqa: E402
 from neurovae.netx import InputNeuronLayer, read_netx, write_netx  # noqa: E402
 from neurovae.registry import MODELS  # noqa: E402
 from neurovae.simulate import run_lava, run_netx_stock  # noqa: E402
+from neurovae.simulate.emulator import run_emulator  # noqa: E402
 from neurovae.simulate.schedule import ResetSchedule  # noqa: E402
 
 PARAMS = {"threshold": 1.0, "current_decay": 1.0, "voltage_decay": 0.1, "requires_grad": False}

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from snntorch_nets import check_through_nir, for_backend, nir_conv_net, snntorch_graph, spikes_in
 
-from neurovae.emulator import run_emulator
 from neurovae.export import quantize_network
 from neurovae.export.from_nir import nir_to_netx
+from neurovae.simulate.emulator import run_emulator
 
 pytest.importorskip("lava", reason="Lava (lava-nc) is not installed")
 pytest.importorskip("snntorch.export_nir", reason="snnTorch's NIR support needs nir and nirtorch")

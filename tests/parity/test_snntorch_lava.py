@@ -18,8 +18,8 @@ from snntorch_nets import (
     synaptic_net,
 )
 
-from neurovae.emulator import run_emulator
 from neurovae.export.from_snntorch import export_netx
+from neurovae.simulate.emulator import run_emulator
 
 pytest.importorskip("lava", reason="Lava (lava-nc) is not installed")
 

@@ -10,16 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from neurovae.emulator import (
-    SYNAPSES,
-    FixedLIFParams,
-    LIFState,
-    compile_network,
-    fixed_step,
-    run_batch,
-    run_emulator,
-)
-from neurovae.emulator import fixedpoint as fx
 from neurovae.netx import (
     LAYER_TYPES,
     ConvLayer,
@@ -32,6 +22,16 @@ from neurovae.netx import (
     write_netx,
 )
 from neurovae.simulate import SimulationError
+from neurovae.simulate.emulator import (
+    SYNAPSES,
+    FixedLIFParams,
+    LIFState,
+    compile_network,
+    fixed_step,
+    run_batch,
+    run_emulator,
+)
+from neurovae.simulate.emulator import fixedpoint as fx
 
 
 def small_network(precision: str = "fixed", seed: int = 0) -> NetworkRecord:
@@ -225,7 +225,7 @@ def test_cuda_equals_cpu(precision):
 def test_emulator_never_imports_lava():
     code = (
         "import sys, numpy as np\n"
-        "from neurovae.emulator import run_emulator\n"
+        "from neurovae.simulate.emulator import run_emulator\n"
         "from neurovae.netx import CubaNeuron, DenseLayer, InputLayer, NetworkRecord\n"
         "net = NetworkRecord(layers=(InputLayer((3,)), DenseLayer(np.ones((2, 3)), CubaNeuron())))\n"
         "run_emulator(net, np.ones((2, 3, 4)), 'fixed', progress=True)\n"

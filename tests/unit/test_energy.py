@@ -103,7 +103,7 @@ def test_synaptic_operations_of_a_conv_network_equal_an_independent_hand_count()
     assert counts[0].input_events == delivered.sum()
     assert counts[0].synaptic_ops == sum(delivered[n, ..., t].ravel() @ conv_fan.ravel()
                                          for n in range(3) for t in range(5))
-    from neurovae.emulator import run_emulator
+    from neurovae.simulate.emulator import run_emulator
 
     spikes = run_emulator(network, inputs, progress=False).spikes[1].reshape(3, 18, 6)[..., :-1]
     assert counts[1].synaptic_ops == int(np.einsum("nit,i->", spikes, dense_fan)) > 0

@@ -22,12 +22,12 @@ from snntorch_nets import (
 )
 from torch import nn
 
-from neurovae.emulator import run_emulator
 from neurovae.export import ExportError, export_stack
 from neurovae.export.chain import lava_timed_forward, sequential_chain
 from neurovae.export.from_snntorch import export_netx, snntorch_network
 from neurovae.netx import read_netx
 from neurovae.neurons import SpikingStack
+from neurovae.simulate.emulator import run_emulator
 
 NETWORKS = {"conv-bn-convT-dense": (conv_net, (2, 6, 6)), "dense-tutorial-module": (DenseNet, (12,)),
             "synaptic": (synaptic_net, (12,))}

@@ -178,8 +178,8 @@ def test_foreign_input_block_reads_with_netx_defaults_and_tsample(tmp_path):
 
 
 def test_dense_first_network_places_and_counts_from_its_input_width():
-    from neurovae.emulator import run_emulator
     from neurovae.energy import OperationCounter
+    from neurovae.simulate.emulator import run_emulator
     from neurovae.targets import load_target, place
 
     network = NetworkRecord(layers=(

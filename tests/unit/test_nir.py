@@ -13,13 +13,13 @@ from snntorch_nets import NIR_NETWORKS, SAMPLES, STEPS, check_through_nir, for_b
 from torch import nn
 
 from neurovae.cli.main import main
-from neurovae.emulator import run_emulator
 from neurovae.export import ExportError, export_model
 from neurovae.export.chain import lava_timed_forward
 from neurovae.export.from_nir import nir_to_netx, read_nir
 from neurovae.export.to_nir import netx_to_nir, write_nir
 from neurovae.netx import read_netx
 from neurovae.registry import MODELS
+from neurovae.simulate.emulator import run_emulator
 
 nir = pytest.importorskip("nir", reason="NIR is not installed (pip install neurovae[nir])")
 export_nir = pytest.importorskip("snntorch.export_nir", reason="snnTorch's NIR support needs nirtorch")

@@ -10,9 +10,9 @@ import torch
 import yaml
 
 from neurovae.cli.main import main
-from neurovae.emulator import run_emulator
 from neurovae.export import ExportError, export_model
 from neurovae.registry import MODELS
+from neurovae.simulate.emulator import run_emulator
 from neurovae.simulate.host import pad_latency
 from neurovae.train.qat import FixedPointForward
 

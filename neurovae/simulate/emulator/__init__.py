@@ -6,23 +6,23 @@ samples at once (CPU or CUDA) through the same netx file and returns the same
 
 Modules, in the order data flows through them:
 
-* :mod:`~neurovae.emulator.fixedpoint` - Lava's integer details: wraps, shifts, the LIF decay, weight packing;
-* :mod:`~neurovae.emulator.synapses` - one synapse op per netx layer type, in a registry (dense, conv, convT);
-* :mod:`~neurovae.emulator.neuron` - the float and fixed-point CUBA LIF steps, pure functions over tensors;
-* :mod:`~neurovae.emulator.plan` - a network compiled into stages, run one batch at a time;
-* :mod:`~neurovae.emulator.run` - :func:`run_emulator`.
+* :mod:`~neurovae.simulate.emulator.fixedpoint` - Lava's integer details: wraps, shifts, the LIF decay, weight packing;
+* :mod:`~neurovae.simulate.emulator.synapses` - one synapse op per netx layer type, in a registry (dense, conv, convT);
+* :mod:`~neurovae.simulate.emulator.neuron` - the float and fixed-point CUBA LIF steps, pure functions over tensors;
+* :mod:`~neurovae.simulate.emulator.plan` - a network compiled into stages, run one batch at a time;
+* :mod:`~neurovae.simulate.emulator.run` - :func:`run_emulator`.
 
 Nothing here imports Lava (a test checks it).
 
 Example:
-    >>> from neurovae.emulator import run_emulator
+    >>> from neurovae.simulate.emulator import run_emulator
     >>> result = run_emulator("decoder.net", spikes, precision="fixed", batch_size=256)  # doctest: +SKIP
 """
 
-from neurovae.emulator.neuron import FixedLIFParams, FloatLIFParams, LIFState, fixed_step, float_step
-from neurovae.emulator.plan import Plan, Stage, compile_network, run_batch
-from neurovae.emulator.run import run_emulator
-from neurovae.emulator.synapses import SYNAPSES, Synapse, SynapseSpec, register_synapse
+from neurovae.simulate.emulator.neuron import FixedLIFParams, FloatLIFParams, LIFState, fixed_step, float_step
+from neurovae.simulate.emulator.plan import Plan, Stage, compile_network, run_batch
+from neurovae.simulate.emulator.run import run_emulator
+from neurovae.simulate.emulator.synapses import SYNAPSES, Synapse, SynapseSpec, register_synapse
 
 __all__ = [
     "SYNAPSES",

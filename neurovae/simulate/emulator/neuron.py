@@ -16,7 +16,7 @@ Fixed point (``PyLifResetModelBitAcc``), on integers held shifted left by 6 bits
     \quad s = v > (v_{th} \ll 6).
 
 ``trunc`` is Lava's sign-magnitude right shift; ``wrap_24`` its single 24-bit wrap
-(:func:`~neurovae.emulator.fixedpoint.wrap_once`); ``b`` is the bias stored in Lava's ``int16`` ``bias_mant``.
+(:func:`~neurovae.simulate.emulator.fixedpoint.wrap_once`); ``b`` is the bias stored in Lava's ``int16`` ``bias_mant``.
 A neuron with a lower bound (netx ``vMinMant``, neurovae's ``LIFResetBounded``) then sets
 ``v <- max(v, v_min)`` after the reset (``v_min << 6`` in fixed point).
 The int32 wrap-arounds of Lava's numpy arithmetic are applied where the compiler cannot rule them out
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neurovae.emulator import fixedpoint as fx
 from neurovae.netx import DECAY_SCALE, CubaNeuron
+from neurovae.simulate.emulator import fixedpoint as fx
 
 
 @dataclass(frozen=True)

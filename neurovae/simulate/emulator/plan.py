@@ -1,8 +1,8 @@
 """Compile a netx network into emulator stages, and run one batch through them (time-major tensors).
 
 A :class:`Stage` is one netx layer: a reshape (``input``, ``flatten``, or any layer without neurons), a
-synapse op from :data:`~neurovae.emulator.synapses.SYNAPSES` followed by a CUBA LIF step
-(:mod:`neurovae.emulator.neuron`), or an input neuron group (a SLAYER Input block) whose bias is the input.
+synapse op from :data:`~neurovae.simulate.emulator.synapses.SYNAPSES` followed by a CUBA LIF step
+(:mod:`neurovae.simulate.emulator.neuron`), or an input neuron group (a SLAYER Input block) whose bias is the input.
 
 Timing is Lava's (see :mod:`neurovae.simulate`): a synapse delivers at step t what its input sent at step
 t-1, and nothing at a sample's first step, ``I_l(t) = W_l s_{l-1}(t-1)``. With a
@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from neurovae.emulator.neuron import (
+from neurovae.netx import InputNeuronLayer, NetworkRecord
+from neurovae.simulate.emulator.neuron import (
     FixedLIFParams,
     FloatLIFParams,
     LIFState,
@@ -33,14 +34,11 @@ from neurovae.emulator.neuron import (
     fixed_step,
     float_step,
 )
-from neurovae.emulator.synapses import SYNAPSES, Synapse, SynapseSpec
-from neurovae.netx import InputNeuronLayer, NetworkRecord
+from neurovae.simulate.emulator.synapses import SYNAPSES, Synapse, SynapseSpec
+from neurovae.simulate.fixed import GRADED_EXP
 from neurovae.simulate.result import SimulationError
 from neurovae.simulate.schedule import ResetSchedule
 
-GRADED_EXP = 6
-"""Fixed point direct input: x is sent as ``round(x * 2**6)`` and the first synapse scales by ``2**-6``
-(``neurovae.simulate.graph.GRADED_EXP``; repeated here so that the emulator never imports Lava)."""
 STATE_EXP = 6
 """Fixed point voltages are reported as Lava's internal ``v`` divided by ``2**6``."""
 

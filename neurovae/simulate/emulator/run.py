@@ -20,9 +20,10 @@ from collections.abc import Collection
 import numpy as np
 import torch
 
-from neurovae.emulator.plan import GRADED_EXP, Plan, compile_network, run_batch
 from neurovae.netx import NetworkRecord
 from neurovae.progress import sample_bar
+from neurovae.simulate.emulator.plan import Plan, compile_network, run_batch
+from neurovae.simulate.fixed import GRADED_EXP
 from neurovae.simulate.result import SimulationError, SimulationResult, check_inputs, check_precision, load_network
 from neurovae.simulate.schedule import ResetSchedule
 

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurovae.emulator import fixedpoint as fx
 from neurovae.netx import ConvLayer, ConvTLayer, CubaNeuron, DenseLayer, Layer  # noqa: F401 - doctest names
+from neurovae.simulate.emulator import fixedpoint as fx
 
 FLOAT32_EXACT = 2**24
 """Integers up to this size (and every partial sum below it) are exact in float32."""
