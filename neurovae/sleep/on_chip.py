@@ -29,11 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurovae.simulate.emulator.fixedpoint import SIGN_MIXED, truncate_weights
-from neurovae.simulate.emulator.neuron import FixedLIFParams, LIFState, fixed_step
 from neurovae.energy.learning import LearningCounter
 from neurovae.errors import ConfigError
 from neurovae.netx import CubaNeuron
+from neurovae.simulate.emulator.fixedpoint import SIGN_MIXED, truncate_weights
+from neurovae.simulate.emulator.neuron import FixedLIFParams, LIFState, fixed_step
 from neurovae.sleep.convert import SleepLayer, layer_shapes
 from neurovae.sleep.fixed_point import SYNAPSE_TAG, WEIGHT_BITS, FixedPointRule, learn, rounding_randoms
 from neurovae.sleep.stdp import MirroredSTDP
