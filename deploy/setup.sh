@@ -47,14 +47,14 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "neurovae setup: creating $venv with $py"
     "$py" -m venv "$venv"
 fi
-echo "neurovae setup: installing torch, neurovae[test,nir], lava-nc and lava-dl into $venv (first time: a few minutes)"
+echo "neurovae setup: installing torch, neurovae[test,nir,search], lava-nc and lava-dl into $venv (first time: a few minutes)"
 "$venv/bin/python" -m pip install -q --upgrade pip
 # lava-dl 0.6 declares torch <2.4, but none of the code neurovae uses needs that pin, and torch.compile only
 # traces these spiking models into one graph on a recent torch (torch 2.3 broke it at every surrogate call).
 # So torch comes first, at the version above, then lava-nc, then lava-dl without its dependency pins (its other
 # run-time needs are listed).
 "$venv/bin/python" -m pip install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
-"$venv/bin/python" -m pip install -q -e "$root[test,nir]" "lava-nc==0.10.0" "numpy<2" "matplotlib<4" "pillow<11" "opencv-python-headless<5"
+"$venv/bin/python" -m pip install -q -e "$root[test,nir,search]" "lava-nc==0.10.0" "numpy<2" "matplotlib<4" "pillow<11" "opencv-python-headless<5"
 "$venv/bin/python" -m pip install -q --no-deps "lava-dl==0.6.0"
 touch "$stamp"
 echo "neurovae setup: done"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from neurovae.config import RunConfig
+    from neurovae.sleep.vae_sleep import VAESleepConfig
+    from neurovae.train.checkpoint import RunPaths
 
 OPTIONS = {  # command-line flag -> VAESleepConfig field (unset flags keep Table 3's value)
     "duration": "duration", "batch": "batch", "steps_per_image": "steps_per_image", "input_rate": "input_rate_hz",
@@ -19,14 +27,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Register ``sleep``."""
     parser = commands.add_parser("sleep", help="VAE-sleep: mirrored STDP on the spiking copy of a trained CVAE")
     parser.add_argument("run", metavar="RUN", help="run directory of a trained cvae / vsc")
-    parser.add_argument("--backend", choices=("torch", "emulator", "lava"), default="torch",
-                        help="torch: batched PyTorch (float, shared convolution weights); emulator: Loihi's fixed "
-                             "point as Lava runs it, bit for bit, in PyTorch; lava: Lava's learning engine (CPU; "
+    parser.add_argument("--backend", choices=("torch", "emulator", "lava"),
+                        help="torch (default): batched PyTorch (float, shared convolution weights); emulator: Loihi's "
+                             "fixed point as Lava runs it, bit for bit, in PyTorch; lava: Lava's learning engine (CPU; "
                              "slow: short sleeps)")
     parser.add_argument("--precision", choices=("float", "fixed"),
                         help="floating point (torch, lava) or Loihi's 8-bit fixed point (emulator, lava); default: "
                              "fixed for the emulator, float otherwise")
-    parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept)")
+    parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept; with --search: "
+                        "the search's folder, default RUN-sleep-search)")
     add_force_argument(parser)
     add_data_argument(parser)
     parser.add_argument("--duration", type=int, help="images presented (Table 3: 48,000; CelebA 200,600)")
@@ -48,45 +57,71 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="torch threads (default 1: sleep's tensors are small, more threads only spin)")
     parser.add_argument("--images", type=int, default=10000, help="training images used (normalization and input)")
     parser.add_argument("--no-progress", action="store_true")
+    search = parser.add_argument_group("search (Optuna's TPE on the emulator; see neurovae.sleep.search)")
+    search.add_argument("--search", type=int, metavar="N",
+                        help="search N settings (threshold scale, input encoding and rate, a_LTP, a_LTD, duration, "
+                             "leak) instead of sleeping once; --seed seeds it")
+    search.add_argument("--val-images", type=int, default=1000,
+                        help="training images after the sleep's, on which each setting is judged (default 1000)")
+    search.add_argument("--search-durations", type=int, nargs=2, metavar=("LOW", "HIGH"),
+                        help="range of the sleep's duration searched (default 1000 48000)")
     parser.set_defaults(handler=run_sleep)
 
 
-def run_sleep(args: argparse.Namespace) -> int:
-    """Sleep a run and save the slept model as a new run."""
+def sleep_settings(args: argparse.Namespace, dataset: str) -> VAESleepConfig:
+    """Table 3's column for ``dataset`` with the flags the user gave."""
+    from neurovae.sleep.run import table3_config
+
+    chosen = {field: getattr(args, flag) for flag, field in OPTIONS.items() if getattr(args, flag) is not None}
+    if "thresholds" in chosen:
+        chosen["thresholds"] = tuple(chosen["thresholds"])
+    return table3_config(dataset, **chosen)
+
+
+def load_model(args: argparse.Namespace, suffix: str) -> tuple[RunPaths, RunConfig, dict[str, Any], nn.Module, Path]:
+    """The run's paths, config, state and trained model, and the output folder (default: RUN + ``suffix``).
+
+    Refuses a run of another model and an output in the way before the model is loaded.
+    """
     import torch
 
-    from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
-    from neurovae.sleep.report import sleep_table
-    from neurovae.sleep.run import (
-        check_backend,
-        check_model,
-        default_precision,
-        save_slept_run,
-        sleep_model,
-        table3_config,
-    )
-    from neurovae.sleep.vae_sleep import sleep_steps
+    from neurovae.sleep.run import check_model
     from neurovae.train.checkpoint import open_run, restore_state
     from neurovae.train.loop import build_model
 
     torch.set_num_threads(args.threads)
     paths, config, state = open_run(args.run)
     check_model(paths.root, config.model_name)
-    out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + "-slept")
+    out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + suffix)
     check_output(out, force=args.force, folder=True)
-    chosen = {field: getattr(args, flag) for flag, field in OPTIONS.items() if getattr(args, flag) is not None}
-    if "thresholds" in chosen:
-        chosen["thresholds"] = tuple(chosen["thresholds"])
-    sleep_config = table3_config(config.data.dataset, **chosen)
-    precision = args.precision or default_precision(args.backend)
-    check_backend(args.backend, precision, sleep_config.batch)
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
+    return paths, config, state, model, out
+
+
+def run_sleep(args: argparse.Namespace) -> int:
+    """Sleep a run and save the slept model as a new run (or, with ``--search``, search the sleep's settings)."""
+    if args.search is not None:
+        from neurovae.cli.sleep_search import run_search_command
+
+        return run_search_command(args)
+    import torch
+
+    from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
+    from neurovae.sleep.report import sleep_table
+    from neurovae.sleep.run import check_backend, default_precision, save_slept_run, sleep_model
+    from neurovae.sleep.vae_sleep import sleep_steps
+
+    backend = args.backend or "torch"
+    paths, config, state, model, out = load_model(args, "-slept")
+    sleep_config = sleep_settings(args, config.data.dataset)
+    precision = args.precision or default_precision(backend)
+    check_backend(backend, precision, sleep_config.batch)
     dataset = open_dataset(config, "train", args.data, args.images)
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep ({args.backend}, {precision})",
+    with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep ({backend}, {precision})",
                     unit="step") as bar:
-        slept, summary = sleep_model(model, images, sleep_config, args.backend, lambda: bar.update(), args.calibrate,
+        slept, summary = sleep_model(model, images, sleep_config, backend, lambda: bar.update(), args.calibrate,
                                      precision, notice=bar.write)
     save_slept_run(out, config, slept, state["epoch"], summary, source=paths.root)
     print(sleep_table(summary["layers"]))
