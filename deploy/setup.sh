@@ -47,7 +47,7 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "neurovae setup: creating $venv with $py"
     "$py" -m venv "$venv"
 fi
-echo "neurovae setup: installing torch, neurovae[test,nir,search], lava-nc and lava-dl into $venv (first time: a few minutes)"
+echo "neurovae setup: installing torch, neurovae[test,nir,search], lava-nc, lava-dl and neurobench into $venv (first time: a few minutes)"
 "$venv/bin/python" -m pip install -q --upgrade pip
 # lava-dl 0.6 declares torch <2.4, but none of the code neurovae uses needs that pin, and torch.compile only
 # traces these spiking models into one graph on a recent torch (torch 2.3 broke it at every surrogate call).
@@ -56,5 +56,8 @@ echo "neurovae setup: installing torch, neurovae[test,nir,search], lava-nc and l
 "$venv/bin/python" -m pip install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 "$venv/bin/python" -m pip install -q -e "$root[test,nir,search]" "lava-nc==0.10.0" "numpy<2" "matplotlib<4" "pillow<11" "opencv-python-headless<5"
 "$venv/bin/python" -m pip install -q --no-deps "lava-dl==0.6.0"
+# NeuroBench's metrics and models import only torch, snntorch and tqdm; its declared dependencies (torchaudio,
+# librosa, tonic, numba: ~200 MB) serve its datasets, so the comparison test gets it without them.
+"$venv/bin/python" -m pip install -q --no-deps "neurobench==2.3.0"
 touch "$stamp"
 echo "neurovae setup: done"
