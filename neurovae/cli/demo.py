@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 def deploy_to_lava(model, config, out: Path, samples: int, data_dir: str | None, progress: bool) -> dict[str, Path]:
     """Export encoder and decoder, run prior samples and test reconstructions in Lava; print what was written."""
-    from neurovae.cli.deploy import export_paths
+    from neurovae.cli.deploy import export_paths, save_run_grid
     from neurovae.config import config_to_dict
     from neurovae.export import export_to_file
     from neurovae.simulate.pipeline import simulate_files
@@ -123,10 +123,12 @@ def deploy_to_lava(model, config, out: Path, samples: int, data_dir: str | None,
         export_to_file(model, part, path, model_config=config_to_dict(config))
         print(f"wrote {path}")
     if samples > 0:
-        print(simulate_files([paths["decoder"]], "prior", count=samples, out=out / "prior_samples.npz",
-                             progress=progress))
-        print(simulate_files([paths["encoder"], paths["decoder"]], "dataset", count=max(1, samples // 2),
-                             data_dir=data_dir, out=out / "reconstructions.npz", progress=progress))
+        for report in (simulate_files([paths["decoder"]], "prior", count=samples, out=out / "prior_samples.npz",
+                                      progress=progress),
+                       simulate_files([paths["encoder"], paths["decoder"]], "dataset", count=max(1, samples // 2),
+                                      data_dir=data_dir, out=out / "reconstructions.npz", progress=progress)):
+            print(report)
+            save_run_grid(report)
     return paths
 
 

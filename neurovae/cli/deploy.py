@@ -17,6 +17,7 @@ from neurovae.cli.common import (
 
 if TYPE_CHECKING:
     from neurovae.netx import NetworkRecord
+    from neurovae.simulate.pipeline import RunReport
 
 PARTS = ("encoder", "decoder", "full")
 EMULATOR_FROM = 64
@@ -213,6 +214,25 @@ def run_network(args: argparse.Namespace) -> int:
                             steps=args.steps, count=args.samples, seed=args.seed, data_dir=args.data,
                             out=args.out, record_voltage=args.voltages, progress=not args.no_progress,
                             schedule=reset_schedule(args), batch_size=args.batch_size)
-    if report:  # under torchrun, rank 0 reports for the group
+    if report.lines:  # under torchrun, rank 0 reports for the group
         print(report)
+        save_run_grid(report)
     return 0
+
+
+def save_run_grid(report: RunReport) -> None:
+    """Draw a run's images as the PNG beside its ``.npz``: reconstructions under their inputs, or decoded images."""
+    import torch
+
+    from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
+
+    grid = report.grid
+    if grid is None:
+        return
+    images = torch.from_numpy(grid.images).float()
+    if grid.inputs is not None:
+        save_comparison_grid({"input": torch.from_numpy(grid.inputs).float(), grid.label: images}, grid.path,
+                             title=f"reconstructions on {grid.label}", ncol=16)
+    else:
+        save_image_grid(images, grid.path, title=f"decoded on {grid.label}")
+    print(f"wrote {grid.path}")

@@ -60,12 +60,40 @@ class _Timing:
                 f"({rate:.0f} steps/s{detail})")
 
 
+@dataclass(frozen=True)
+class GridImages:
+    """The first images of a run for the PNG beside its ``.npz`` (drawn by the command line).
+
+    Attributes:
+        path: where the PNG goes.
+        images: decoded images ``[n, C, H, W]`` in [-1, 1].
+        label: the backend and precision that made them.
+        inputs: the images they reconstruct, or None (decoded from spikes).
+    """
+
+    path: Path
+    images: np.ndarray
+    label: str
+    inputs: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did (printable lines) and the images for its grid (None: the output is no image)."""
+
+    lines: list[str]
+    grid: GridImages | None
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
 def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str = "lava", precision: str = "float",
                    steps: int | None = None, count: int = 16, seed: int = 0, data_dir: str | None = None,
                    out: str | os.PathLike = "lava_run.npz", record_voltage: bool = False,
                    progress: bool = True, schedule: ResetSchedule | None = None,
-                   batch_size: int = STREAM_BATCH) -> str:
-    """Run one file (or encoder + decoder), save ``out`` (.npz) and a PNG grid of image outputs; return a report.
+                   batch_size: int = STREAM_BATCH) -> RunReport:
+    """Run one file (or encoder + decoder), stream its arrays to ``out`` (.npz); return what it did and images.
 
     The samples run ``batch_size`` at a time, each batch's arrays streamed to disk, so memory stays that of
     one batch. Under ``torchrun`` the processes share the batches (process k runs batches k, k + N, ...) and
@@ -114,25 +142,13 @@ def simulate_files(paths: Sequence[str | os.PathLike], spec: str, backend: str =
     finally:
         distributed.leave(group)
     if not group.main:
-        return ""
+        return RunReport([], None)
     lines = [timings[0].line(paths[0], f", {precision}, {backend}")]
     if len(networks) == 2:
         lines.append(timings[1].line(paths[1], ""))
     lines.append(f"wrote {store.out}")
+    grid = None
     if shown["images"]:
-        grid = store.out.with_suffix(".png")
-        _save_grid(grid, np.concatenate(shown["inputs"]) if static and len(networks) == 2 else None,
-                   np.concatenate(shown["images"]), f"{backend} ({precision})")
-        lines.append(f"wrote {grid}")
-    return "\n".join(lines)
-
-
-def _save_grid(path: Path, inputs: np.ndarray | None, images: np.ndarray, label: str) -> None:
-    """Reconstructions under their inputs, or the decoded images alone."""
-    from neurovae.evaluate.grids import save_comparison_grid, save_image_grid
-
-    if inputs is not None:
-        save_comparison_grid({"input": torch.from_numpy(inputs).float(), label: torch.from_numpy(images).float()},
-                             path, title=f"reconstructions on {label}", ncol=16)
-    else:
-        save_image_grid(torch.from_numpy(images).float(), path, title=f"decoded on {label}")
+        grid = GridImages(store.out.with_suffix(".png"), np.concatenate(shown["images"]), f"{backend} ({precision})",
+                          np.concatenate(shown["inputs"]) if static and len(networks) == 2 else None)
+    return RunReport(lines, grid)
