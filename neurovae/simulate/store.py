@@ -24,6 +24,11 @@ import numpy as np
 
 from neurovae.io import atomic_path
 
+PACK_LEVEL = 1
+"""zlib level of the packed ``.npz``. Spikes are bytes of 0 and 1: at 10 % density level 1 packs them to 15 % of
+their size and the default level 6 to 10 %, but level 1 is six times faster (measured), and a run of 10,000
+samples of a paper-size decoder packs 11 GB."""
+
 
 class NpzStream:
     """An ``.npz`` written batch by batch (a context manager: closing it writes the file).
@@ -58,7 +63,8 @@ class NpzStream:
         try:
             for handle in self._files.values():
                 handle.close()
-            with atomic_path(self.out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            archive = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": PACK_LEVEL, "allowZip64": True}
+            with atomic_path(self.out) as tmp, zipfile.ZipFile(tmp, "w", **archive) as zf:
                 for name, (dtype, shape) in self._meta.items():
                     with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
                         _write_npy(member, self._folder / f"{name}.raw", dtype, (self._rows[name], *shape))
