@@ -22,6 +22,8 @@ def check_search_arguments(args: argparse.Namespace) -> None:
     if args.backend not in (None, "emulator") or args.precision == "float":
         raise ConfigError("--search sleeps on the emulator in Loihi's fixed point (bit-exact with Lava); drop "
                           "--backend / --precision")
+    if args.search < 1:
+        raise ConfigError(f"--search needs at least one trial, got {args.search}")
     if args.val_images < 4:
         raise ConfigError(f"--val-images must be at least 4 (half fits the probe, half is judged), got "
                           f"{args.val_images}")

@@ -47,8 +47,8 @@ class SearchSpace:
 
     threshold_scale: tuple[float, float] = (1e-3, 1.0)  # times Table 3's thresholds
     input_rate_hz: tuple[float, float] = (10.0, 1000.0)  # rate encoding; 1000 Hz at 1 ms is one spike per step
-    a_ltp: tuple[float, float] = (1e-4, 3e-2)
-    a_ltd: tuple[float, float] = (1e-4, 3e-2)
+    a_ltp: tuple[float, float] = (3e-4, 3e-2)  # below ~3e-4 Loihi's engine cannot scale the step ([-1, 1] bounds)
+    a_ltd: tuple[float, float] = (3e-4, 3e-2)
     duration: tuple[int, int] = (1000, 48000)  # images presented, one step each
     leak: tuple[float, float] = (0.0, 0.5)
 
@@ -125,6 +125,9 @@ def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validat
         raise ConfigError(f"a search needs at least one trial, got {trials}")
     space = space or SearchSpace()
     awake = validation.measure(model, seed)
+    if any(value == 0 for figures in awake.values() for value in figures.values()):
+        raise ConfigError(f"the awake model scores 0 on the validation split ({awake}), so no gain is relative to "
+                          "anything; give more validation images")
     records: list[dict[str, Any]] = []
 
     def objective(trial: optuna.Trial) -> float:

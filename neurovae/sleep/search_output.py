@@ -42,7 +42,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     done = [r for r in result["trials"] if r["state"] == "done"]
     for feasible, style in ((True, {"marker": "o", "color": "tab:blue"}), (False, {"marker": "x", "color": "0.6"})):
         chosen = [r for r in done if r["feasible"] == feasible]
-        label = "trial" if feasible else f"trial moving a layer by > {result['max_relative_change']:.0%} of |W|"
+        bound = f"{result['max_relative_change']:.0%} of |W|"
+        label = f"trial moving each layer by <= {bound}" if feasible else f"trial moving a layer by > {bound}"
         axes.scatter([r["trial"] for r in chosen], [r["objective"] for r in chosen], label=label, **style)
     best, steps, values = None, [], []
     for record in done:

@@ -95,7 +95,7 @@ def test_sleep_search_command_writes_the_search_and_refuses_what_it_chooses(caps
     assert json.loads((root / "search" / "trials.json").read_text())["base"]["seed"] == 1
     for extra, fragment in ((["--thresholds", "1", "1"], "--search chooses --thresholds itself"),
                             (["--backend", "torch"], "sleeps on the emulator"),
-                            (["--val-images", "2"], "at least 4")):
+                            (["--val-images", "2"], "at least 4"), (["--search", "0"], "at least one trial")):
         assert main([*argv, *extra, "--out", str(root / "bad")]) == 2
         error = capsys.readouterr().err.splitlines()
         assert len(error) == 1 and fragment in error[0] and not (root / "bad").exists()
