@@ -72,7 +72,7 @@ def write_search(result: dict[str, Any], out: Path) -> list[Path]:
     rows = csv_rows(result)
     fields = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_path(paths[1]) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     plot(result, paths[2])
