@@ -34,7 +34,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", choices=("float", "fixed"),
                         help="floating point (torch, lava) or Loihi's 8-bit fixed point (emulator, lava); default: "
                              "fixed for the emulator, float otherwise")
-    parser.add_argument("--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept; with --search: "
+    parser.add_argument("-o", "--out", metavar="NEWRUN", help="slept run directory (default: RUN-slept; with --search: "
                         "the search's folder, default RUN-sleep-search)")
     add_force_argument(parser)
     add_data_argument(parser)
