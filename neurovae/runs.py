@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 from torch.utils.data import Dataset
 
 from neurovae.config import RunConfig
 from neurovae.errors import ConfigError
+
+if TYPE_CHECKING:
+    from neurovae.train.checkpoint import RunPaths
 
 
 def load_run(run: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
@@ -21,13 +25,23 @@ def load_run(run: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
         >>> model, config = load_run("runs/demo/run")  # doctest: +SKIP
         >>> network = export_model(model, "decoder")    # doctest: +SKIP
     """
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model
+    from neurovae.train.checkpoint import open_run
 
     paths, config, state = open_run(run)
+    return restore_model(paths, config, state), config
+
+
+def restore_model(paths: RunPaths, config: RunConfig, state: dict[str, Any]) -> nn.Module:
+    """The model ``config`` describes with the weights of a checkpoint already read (``open_run``), in eval mode.
+
+    For commands that check the run (its model, its output folder) before building the model.
+    """
+    from neurovae.train.checkpoint import restore_state
+    from neurovae.train.loop import build_model
+
     model = build_model(config)
     restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
-    return model.eval(), config
+    return model.eval()
 
 
 def open_dataset(config: RunConfig, split: str, data_dir: str | os.PathLike | None = None,

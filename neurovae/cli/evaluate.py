@@ -63,8 +63,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from neurovae.evaluate.psnr_variants import PAPER_PSNR_MODELS
     from neurovae.evaluate.run_eval import evaluate_run
     from neurovae.io import strict_json
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model, pick_device
+    from neurovae.runs import restore_model
+    from neurovae.train.checkpoint import open_run
+    from neurovae.train.loop import pick_device
 
     paths, config, state = open_run(args.run)
     settings = config_overrides(args.settings, {"data.root": args.data, "train.eval_samples": args.samples},
@@ -74,9 +75,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else paths.root / ("eval-fixed" if fixed else "eval")
     check_output(out, force=args.force, folder=True)
     device = pick_device(args.device)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
-    model.to(device)
+    model = restore_model(paths, config, state).to(device)
     if fixed:
         from neurovae.train.qat import FixedPointForward
 

@@ -85,18 +85,16 @@ def load_model(args: argparse.Namespace, suffix: str) -> tuple[RunPaths, RunConf
     """
     import torch
 
+    from neurovae.runs import restore_model
     from neurovae.sleep.run import check_model
-    from neurovae.train.checkpoint import open_run, restore_state
-    from neurovae.train.loop import build_model
+    from neurovae.train.checkpoint import open_run
 
     torch.set_num_threads(args.threads)
     paths, config, state = open_run(args.run)
     check_model(paths.root, config.model_name)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + suffix)
     check_output(out, force=args.force, folder=True)
-    model = build_model(config)
-    restore_state(paths.checkpoint, model, None, state, f"was {paths.config} edited after training?")
-    return paths, config, state, model, out
+    return paths, config, state, restore_model(paths, config, state), out
 
 
 def run_sleep(args: argparse.Namespace) -> int:
