@@ -75,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"[1/7] training {config.model_name} on {len(train_set)} {config.data.dataset} images")
     run_dir = out / "run"
     train(config, str(run_dir), train_set, progress=progress)
-    from neurovae.train.checkpoint import load_checkpoint
-    from neurovae.train.loop import build_model
+    from neurovae.runs import restore_model
+    from neurovae.train.checkpoint import open_run
 
-    model = build_model(config)
-    checkpoint = load_checkpoint(run_dir / "checkpoint.pt")
-    model.load_state_dict(checkpoint["model"])
+    paths, _, checkpoint = open_run(run_dir)
+    model = restore_model(paths, config, checkpoint)
 
     print("[2/7] fitting the FAD autoencoder")
     fad_path = out / "fad" / default_fad_path(config.data.dataset, config.data.image_size).name  # where eval looks
@@ -179,19 +178,18 @@ def vae_sleep_in_fixed_point(out: Path, steps: int, data_dir: str | None, progre
     from neurovae.evaluate.latent_noise import latent_codes
     from neurovae.evaluate.quality import psnr
     from neurovae.progress import sample_bar
+    from neurovae.runs import load_run
     from neurovae.sleep.report import sleep_table
     from neurovae.sleep.run import save_slept_run, sleep_model, table3_config
     from neurovae.sleep.vae_sleep import sleep_steps
-    from neurovae.train.checkpoint import load_checkpoint
-    from neurovae.train.loop import build_model, train
+    from neurovae.train.loop import train
 
     config = load_config(CONFIGS / "cvae_fmnist_small.yaml",
                          overrides(**{"train.epochs": 1, "data.train_limit": 5000, "data.root": data_dir}))
     train_set = open_dataset(config, "train", data_dir, config.data.train_limit)
     test_set = open_dataset(config, "test", data_dir, 500)
     train(config, str(out / "cvae"), train_set, progress=progress)
-    model = build_model(config)
-    model.load_state_dict(load_checkpoint(out / "cvae" / "checkpoint.pt")["model"])
+    model, _ = load_run(out / "cvae")
     images = torch.stack([train_set[i][0] for i in range(min(2000, len(train_set)))])
     sleep_config = table3_config(config.data.dataset, duration=steps)
     with sample_bar(sleep_steps(sleep_config), progress, "sleep (emulator, fixed point)", unit="step") as bar:
