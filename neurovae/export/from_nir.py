@@ -200,7 +200,10 @@ def _input_shape(node: object) -> tuple[int, ...]:
     shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
     if shape is None:
         raise ExportError("the NIR graph's Input node has no shape; write it with the input's shape")
-    return tuple(int(side) for side in np.atleast_1d(shape))
+    sides = tuple(int(side) for side in np.atleast_1d(shape))
+    if len(sides) in (2, 4) and sides[0] == 1:  # a batch of one in front (Norse's exporter keeps its sample's)
+        sides = sides[1:]
+    return sides
 
 
 def nir_to_netx(graph: nir.NIRGraph, dt: float | None = None, weight_scale: float = 64.0) -> NetworkRecord:
