@@ -76,8 +76,12 @@ def join(device: torch.device) -> Group:
 
 
 def leave(group: Group) -> None:
-    """Leave the process group (after the last collective)."""
+    """Leave the process group (after the last collective).
+
+    A barrier first, so that no process tears down its connections while a peer still waits on them.
+    """
     if group.world > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
