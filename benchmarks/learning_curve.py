@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/learning_curve.py --reference /tmp/esvae-ref                     # 3 seeds, 2k/10k/60k images
     python benchmarks/learning_curve.py --reference /tmp/esvae-ref --seeds 0 --at 2000 10000
-    python benchmarks/learning_curve.py --reference /tmp/esvae-ref --out runs/curve.json   # resumable per seed
+    python benchmarks/learning_curve.py --reference /tmp/esvae-ref --out runs/curve.json   # resumable
 
 For each seed both models are initialized from that seed and trained in one process on the same Fashion-MNIST
 batches (one order per seed), one step of each in turn, at the config's settings (default: the paper's,
@@ -12,8 +12,9 @@ batches (one order per seed), one step of each in turn, at the config's settings
 reference's ``test()`` does: eval mode, latent sampled, per-pixel MSE on [-1, 1], on the same ``--test-images``
 test images with the same sampling seed. The reference runs with its LIF loop and (3, 3, 1) convolutions
 rewritten in memory (same math, ``benchmarks/reference.py``) so that it trains fast enough to follow;
-``--original-reference`` keeps its code as it is. Seeds finished in ``--out`` are read back, not retrained, and
-the curves of both are plotted beside it (``--out`` with ``.png``).
+``--original-reference`` keeps its code as it is. Seeds finished in ``--out`` are read back, not retrained; an
+unfinished one continues from its last checkpoint; the curves of both are plotted beside it (``--out`` with
+``.png``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,12 @@ def test_mse(trainer: Trainer, test_images: torch.Tensor, seed: int, batch_size:
 
 def run_seed(args: argparse.Namespace, config, seed: int, train_images: torch.Tensor,
              test_images: torch.Tensor) -> list[dict]:
-    """Train both implementations from ``seed`` on the same batches; their test MSE at each mark."""
+    """Train both implementations from ``seed`` on the same batches; their test MSE at each mark.
+
+    With ``--out``, both networks, their optimizers and the position in the data are saved every
+    ``--checkpoint-every`` batches, and a restarted run continues from there to the same figures: every step
+    seeds its own draws from the images seen, so nothing else carries state.
+    """
     device = torch.device("cpu")
     torch.manual_seed(seed)
     ours = build_ours(config, device, args.compile)
@@ -61,11 +67,21 @@ def run_seed(args: argparse.Namespace, config, seed: int, train_images: torch.Te
     reference = build_reference(args.model, args.reference, config, device, patched=not args.original_reference,
                                 compile_model=args.compile)
     trainers = [ours, reference]
-    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))
-    batch, marks, rows = config.train.batch_size, sorted(args.at), []
-    seen, position, losses = 0, 0, {t.name: 0.0 for t in trainers}
-    bar = tqdm(total=marks[-1], desc=f"seed {seed}", unit="image", disable=args.no_progress)
-    started = time.perf_counter()
+    batch, marks = config.train.batch_size, sorted(args.at)
+    progress = {"seen": 0, "position": 0, "rows": [], "seconds": 0.0, "losses": {t.name: 0.0 for t in trainers},
+                "order": torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))}
+    checkpoint = args.out.with_suffix(f".seed{seed}.pt") if args.out else None
+    if checkpoint and checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        for trainer, state in zip(trainers, saved.pop("trainers"), strict=True):
+            trainer.load_state_dict(state)
+        progress.update(saved)
+        print(f"seed {seed}: continuing from {checkpoint} at {progress['seen']:,} images")
+    marks = [m for m in marks if m > progress["seen"]]
+    seen, position, order, losses = progress["seen"], progress["position"], progress["order"], progress["losses"]
+    rows = progress["rows"]
+    bar = tqdm(total=max(args.at), initial=seen, desc=f"seed {seed}", unit="image", disable=args.no_progress)
+    started = time.perf_counter() - progress["seconds"]
     while marks:
         if position + batch > len(order):  # next epoch: a new order from the same seed
             order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed + seen))
@@ -87,8 +103,19 @@ def run_seed(args: argparse.Namespace, config, seed: int, train_images: torch.Te
             bar.write(f"seed {seed}, {seen:,} images: test MSE neurovae {row['neurovae']:.4f}, "
                       f"reference {row['reference']:.4f}")
             marks.pop(0)
+        if checkpoint and marks and (seen // batch) % args.checkpoint_every == 0:
+            save_atomically(checkpoint, {"trainers": [t.state_dict() for t in trainers], "seen": seen,
+                                         "position": position, "order": order, "rows": rows, "losses": losses,
+                                         "seconds": time.perf_counter() - started})
     bar.close()
     return rows
+
+
+def save_atomically(path: Path, state: dict) -> None:
+    """``torch.save`` to a temporary file renamed over ``path``: an interrupted save leaves the last one whole."""
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
 
 
 def spread(values: list[float]) -> str:
@@ -155,12 +182,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--original-reference", action="store_true",
                         help="run the reference's code unpatched (slower, same math)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
-    parser.add_argument("--out", type=Path, help="JSON of every seed's rows; finished seeds are read back")
+    parser.add_argument("--out", type=Path, help="JSON of every seed's rows; finished seeds are read back, and an "
+                        "unfinished seed continues from OUT.seedN.pt")
+    parser.add_argument("--checkpoint-every", type=int, default=10, metavar="BATCHES",
+                        help="with --out, save the unfinished seed every BATCHES batches (default 10)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     args.config = args.config or str(REPO / PAPER_CONFIG.format(model=args.model))
-    if min(args.at) < 1 or args.test_images < 1 or (args.batch_size is not None and args.batch_size < 1):
-        parser.error("--at, --test-images and --batch-size must be positive")
+    if (min(args.at) < 1 or args.test_images < 1 or args.checkpoint_every < 1
+            or (args.batch_size is not None and args.batch_size < 1)):
+        parser.error("--at, --test-images, --checkpoint-every and --batch-size must be positive")
     return args
 
 
@@ -193,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps({"config": args.config, "batch_size": config.train.batch_size,
                                             "test_images": len(test_images), "rows": done}, indent=1))
+            args.out.with_suffix(f".seed{seed}.pt").unlink(missing_ok=True)
     good = summarize([r for r in done if r["seed"] in args.seeds], marks)
     if args.out:
         plot([r for r in done if r["seed"] in args.seeds], marks, args.out.with_suffix(".png"))

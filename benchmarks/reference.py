@@ -32,11 +32,22 @@ PAPER_CONFIG = "configs/{model}_fmnist.yaml"  # the paper's FMNIST settings (32x
 @dataclass
 class Trainer:
     """One implementation: ``step(images)`` trains on one batch and returns the loss; ``reconstruct(images)``
-    is the eval-mode reconstruction (latent sampled, as the implementation's own test loop does)."""
+    is the eval-mode reconstruction (latent sampled, as the implementation's own test loop does); ``stateful``
+    are the network and its optimizer, whose state dicts a checkpoint saves and restores."""
 
     name: str
     step: Callable[[torch.Tensor], float]
     reconstruct: Callable[[torch.Tensor], torch.Tensor]
+    stateful: tuple[torch.nn.Module, torch.optim.Optimizer]
+
+    def state_dict(self) -> list[dict]:
+        """The network's and the optimizer's state."""
+        return [part.state_dict() for part in self.stateful]
+
+    def load_state_dict(self, state: list[dict]) -> None:
+        """Continue from :meth:`state_dict`."""
+        for part, saved in zip(self.stateful, state, strict=True):
+            part.load_state_dict(saved)
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,7 @@ def reference_trainer(name: str, net: torch.nn.Module, optimizer: torch.optim.Op
         net.eval()
         return net(spike_input(images), scheduled=True)[0]
 
-    return Trainer(name, step, reconstruct)
+    return Trainer(name, step, reconstruct, (net, optimizer))
 
 
 REFERENCES = {

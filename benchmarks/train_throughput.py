@@ -65,7 +65,7 @@ def build_ours(config, device: torch.device, compile_model: bool) -> Trainer:
         model.eval()
         return model(images).reconstruction
 
-    return Trainer("neurovae" + (" (compiled)" if compile_model else ""), step, reconstruct)
+    return Trainer("neurovae" + (" (compiled)" if compile_model else ""), step, reconstruct, (model, optimizer))
 
 
 def make_batches(count: int, batch_size: int, image_size: int, source: str, device: torch.device):
