@@ -24,8 +24,8 @@ from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
 from neurovae.io import atomic_path
 from neurovae.sleep.stdp_network.experiment import TadrosExperiment, run_tadros_experiment
-from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase
-from neurovae.sleep.stdp_network.params import InputParams, NetworkParams, SleepParams
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork
+from neurovae.sleep.stdp_network.params import InputParams, NetworkParams, Phase, SleepParams, StdpParams
 
 QUICK = {"train_sizes": (20, 40), "robust_sizes": (20,), "label_count": 40, "test_count": 40,
          "noise_levels": (0.0, 0.3), "blur_levels": (0.0, 1.0)}
@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sleep-leak", type=float, default=SleepParams.leak_scale)
     parser.add_argument("--sleep-ampa", type=float, default=SleepParams.ampa_scale)
     parser.add_argument("--sleep-inhibition", type=float, default=SleepParams.inhibition_scale)
+    parser.add_argument("--sleep-theta-tau", type=float, default=None, metavar="MS",
+                        help="thresholds' decay time constant during sleep (default: the wake one, 1e7 ms)")
+    parser.add_argument("--rate-post", type=float, default=StdpParams.rate_post,
+                        help="STDP potentiation rate (smaller: slower awake learning)")
+    parser.add_argument("--rate-pre", type=float, default=StdpParams.rate_pre, help="STDP depression rate")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--lava-steps", type=int, default=0,
                         help="first verify on Lava: this many learning steps of a fresh network on the first "
@@ -59,9 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def experiment_from_args(args: argparse.Namespace) -> TadrosExperiment:
     """The experiment record that the arguments describe (``--quick`` shrinks everything)."""
-    network = NetworkParams(n_neurons=args.neurons)
+    network = NetworkParams(n_neurons=args.neurons, stdp=StdpParams(rate_pre=args.rate_pre, rate_post=args.rate_post))
     sleep = SleepParams(duration=args.sleep_ms, leak_scale=args.sleep_leak, ampa_scale=args.sleep_ampa,
-                        inhibition_scale=args.sleep_inhibition)
+                        inhibition_scale=args.sleep_inhibition, theta_tau=args.sleep_theta_tau)
     sizes = tuple(args.train_sizes)
     fields = {"data": args.data, "out": args.out, "seeds": tuple(args.seeds), "train_sizes": sizes,
               "robust_sizes": tuple(args.robust_sizes or (min(sizes),)), "label_count": args.label_count,

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not installed")
 
 from neurovae.sleep.stdp_network.lava.network import run_on_lava, run_torch_reference  # noqa: E402
-from neurovae.sleep.stdp_network.network import Phase  # noqa: E402
+from neurovae.sleep.stdp_network.params import Phase  # noqa: E402
 from neurovae.sleep.stdp_network.params import NetworkParams, NeuronParams, StdpParams, SynapseParams  # noqa: E402
 
 STEPS = 60
@@ -32,7 +32,7 @@ def _case(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("phase", [Phase(learn=True), Phase(learn=True, ampa_scale=1.5, leak_scale=2.0,
-                                                                      inhibition_scale=0.5)],
+                                                                      inhibition_scale=0.5, theta_tau=30.0)],
                          ids=["wake", "sleep"])
 def test_lava_and_torch_change_the_weights_identically(phase: Phase) -> None:
     weights, theta, spikes = _case(0)

@@ -24,8 +24,12 @@ def test_tiny_experiment_writes_tables_and_figures(tmp_path, make_idx_folder) ->
                  "accuracy_vs_blur_4.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     accuracies = [r for r in results["records"] if "accuracy" in r]
-    # size 4: clean + 1 noise + 1 blur; size 8: clean only; x before/after x 2 seeds
-    assert len(accuracies) == (3 + 1) * 2 * 2
+    # size 4: (clean + 1 noise + 1 blur) x the 2x2 ablation's 4 states; size 8: clean, before/after; x 2 seeds
+    assert len(accuracies) == (3 * 4 + 1 * 2) * 2
+    assert {r["state"] for r in accuracies if r["train_size"] == 4} == {"before", "after", "slept_weights",
+                                                                         "slept_thresholds"}
+    assert {r["state"] for r in accuracies if r["train_size"] == 8} == {"before", "after"}
+    assert "slept weights, awake thresholds" in (tmp_path / "out" / "results.md").read_text()
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in accuracies)
     assert json.loads((tmp_path / "out" / "results.json").read_text())["records"] == results["records"]
 

@@ -16,10 +16,11 @@ from neurovae.sleep.stdp_network.dynamics import (
     stdp_step,
 )
 from neurovae.sleep.stdp_network.labels import accuracy, assign_labels, classify
-from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork
 from neurovae.sleep.stdp_network.params import (
     NetworkParams,
     NeuronParams,
+    Phase,
     SleepParams,
     StdpParameterError,
     StdpParams,
@@ -120,7 +121,8 @@ def test_a_class_without_neurons_is_never_predicted() -> None:
     (lambda: StdpParams(w_min=1.0, w_max=0.5), "w_min < w_max"),
     (lambda: StdpParams(w_min=1.0, w_max=1.0), "w_min < w_max"),
     (lambda: SleepParams(max_rate=-5.0), "max_rate must be a positive"),
-    (lambda: SleepParams(leak_scale=0.0), "leak_scale must be a positive"),
+    (lambda: SleepParams(leak_scale=0.0), "SleepParams.leak_scale must be a positive"),
+    (lambda: SleepParams(theta_tau=0.0), "SleepParams.theta_tau must be a positive"),
     (lambda: SleepParams(duration=float("nan")), "duration must be a positive"),
     (lambda: NeuronParams(tau_exc=-100.0), "tau_exc must be a positive"),
     (lambda: NetworkParams(n_neurons=0), "n_neurons > 0"),
@@ -160,3 +162,13 @@ def test_sleep_raises_thresholds_and_checks_the_mean_image() -> None:
     assert counts.sum() > 0 and (network.theta > before).any()
     with pytest.raises(StdpParameterError, match="6 pixels"):
         sleep(network, torch.zeros(5, dtype=F64), SleepParams(), torch.Generator())
+
+
+@pytest.mark.parametrize("theta_tau", [None, 100.0])
+def test_sleep_decays_silent_thresholds_with_its_own_time_constant(theta_tau) -> None:
+    network = _tiny_network()
+    network.theta.fill_(1.0)
+    sleep(network, torch.zeros(6, dtype=F64), SleepParams(duration=100.0, theta_tau=theta_tau),
+          torch.Generator().manual_seed(0))  # no input: nothing fires, thresholds only decay
+    tau = theta_tau or network.params.neuron.tau_theta
+    torch.testing.assert_close(network.theta, torch.full_like(network.theta, math.exp(-100.0 / tau)))

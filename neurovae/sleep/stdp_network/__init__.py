@@ -6,8 +6,8 @@ phase) -> ``experiment`` (before/after-sleep sweeps). ``lava/`` runs the same ne
 imported here.
 """
 
-from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase
-from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork
+from neurovae.sleep.stdp_network.params import NetworkParams, Phase, SleepParams, StdpParameterError
 from neurovae.sleep.stdp_network.sleep import sleep
 
 __all__ = ["DiehlCookNetwork", "NetworkParams", "Phase", "SleepParams", "StdpParameterError", "sleep"]

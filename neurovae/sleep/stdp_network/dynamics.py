@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from neurovae.sleep.stdp_network.params import NeuronParams, StdpParams
+from neurovae.sleep.stdp_network.params import NeuronParams, Phase, StdpParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,14 +27,16 @@ class ExcitatoryDynamics:
     theta_decay: float
 
     @classmethod
-    def from_params(cls, neuron: NeuronParams, leak_scale: float = 1.0, adapt: bool = True) -> ExcitatoryDynamics:
-        """Constants for ``neuron``; ``leak_scale`` multiplies the leak rate, ``adapt=False`` freezes theta."""
+    def from_params(cls, neuron: NeuronParams, phase: Phase) -> ExcitatoryDynamics:
+        """Constants for ``neuron`` in ``phase``: its leak scaling, and theta frozen unless the phase learns
+        (decaying with the phase's own time constant where it has one, as in sleep)."""
+        tau_theta = phase.theta_tau or neuron.tau_theta
         return cls(
-            dv=1.0 - math.exp(-neuron.dt * leak_scale / neuron.tau_exc),
+            dv=1.0 - math.exp(-neuron.dt * phase.leak_scale / neuron.tau_exc),
             threshold=neuron.threshold_exc,
             refractory_steps=neuron.refractory_steps,
-            theta_plus=neuron.theta_plus if adapt else 0.0,
-            theta_decay=math.exp(-neuron.dt / neuron.tau_theta) if adapt else 1.0,
+            theta_plus=neuron.theta_plus if phase.learn else 0.0,
+            theta_decay=math.exp(-neuron.dt / tau_theta) if phase.learn else 1.0,
         )
 
 

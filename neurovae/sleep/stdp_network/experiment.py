@@ -2,8 +2,10 @@
 
 One Diehl & Cook network per seed learns (all seeds side by side as network copies, each on its own image
 order); at every requested training size a copy of it sleeps, and the awake and the slept network are
-labelled on held-out training images and tested on the test set, clean and corrupted. Results go to
-``results.json``, ``results.md`` and three PNG figures in the output folder.
+labelled on held-out training images and tested on the test set, clean and corrupted. At the training sizes
+with noise and blur curves the paper's ablation runs too: the slept weights with the awake thresholds, and
+the awake weights with the slept thresholds. Results go to ``results.json``, ``results.md`` and PNG figures in
+the output folder.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpP
 from neurovae.sleep.stdp_network.sleep import sleep
 
 NUM_CLASSES = 10
+STATES = {"before": ("awake (before sleep)", "tab:blue"), "after": ("after sleep", "tab:orange"),
+          "slept_weights": ("slept weights, awake thresholds", "tab:green"),
+          "slept_thresholds": ("awake weights, slept thresholds", "tab:red")}
+"""Network states tested: awake, slept, and the 2x2 ablation's two mixed states (legend and colour)."""
 PAPER_MNIST_1000 = (0.20, 0.60)
 """Tadros et al. 2019, text of Fig. 3: 1,000 MNIST training images, test accuracy before -> after sleep."""
 
@@ -110,7 +116,11 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
         tests = corrupted if size in config.robust_sizes else {("clean", 0.0): test_x}
         slept = network.clone()
         sleep_counts = sleep(slept, train_x[orders[:, :size]].mean(dim=1), config.sleep, learn_gen)
-        for state, net in (("before", network), ("after", slept)):
+        states = {"before": network, "after": slept}
+        if size in config.robust_sizes:
+            states |= {"slept_weights": DiehlCookNetwork(config.network, slept.weights, network.theta),
+                       "slept_thresholds": DiehlCookNetwork(config.network, network.weights, slept.theta)}
+        for state, net in states.items():
             for (kind, level), accs in _evaluate(net, label_set, tests, test_y, eval_gen).items():
                 records += [{"train_size": size, "state": state, "corruption": kind, "level": level, "seed": seed,
                              "accuracy": acc} for seed, acc in zip(seeds, accs, strict=True)]
@@ -118,9 +128,10 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
                      "theta_change_mean": float(change.mean()), "thresholds_up": int((change > 0).sum()),
                      "thresholds_down": int((change < 0).sum())}
                     for seed, count, change in zip(seeds, sleep_counts, slept.theta - network.theta, strict=True)]
-        clean = [r["accuracy"] for r in records if r["train_size"] == size and r.get("corruption") == "clean"]
-        report(f"{size} images: accuracy before {np.mean(clean[:len(seeds)]):.3f}, "
-               f"after sleep {np.mean(clean[len(seeds):]):.3f} ({time.monotonic() - started:.0f} s)")
+        clean = {state: np.mean([r["accuracy"] for r in records if r["train_size"] == size
+                                 and r.get("corruption") == "clean" and r["state"] == state]) for state in states}
+        report(f"{size} images: clean accuracy " + ", ".join(f"{state} {value:.3f}" for state, value in clean.items())
+               + f" ({time.monotonic() - started:.0f} s)")
         results = {"config": _jsonable(config), "records": records, "seconds": time.monotonic() - started,
                    "device": "cpu", "torch_threads": torch.get_num_threads()}
         write_outputs(results, config.out)  # after every size, so that a stopped run keeps what it measured
@@ -134,12 +145,12 @@ def _jsonable(config: TadrosExperiment) -> dict:
 
 def _summary(records: Sequence[dict], corruption: str, size: int | None = None) -> dict[str, dict[float, list]]:
     """Accuracies over seeds by state, then by x; x is the training size (clean) or the corruption level."""
-    table: dict[str, dict[float, list]] = {"before": {}, "after": {}}
+    table: dict[str, dict[float, list]] = {}
     for r in records:
         if r.get("corruption") != corruption or (size is not None and r["train_size"] != size):
             continue
         x = r["train_size"] if corruption == "clean" and size is None else r["level"]
-        table[r["state"]].setdefault(x, []).append(r["accuracy"])
+        table.setdefault(r["state"], {}).setdefault(x, []).append(r["accuracy"])
     return table
 
 
@@ -156,26 +167,27 @@ def write_outputs(results: dict, out: Path) -> None:
         before, after = clean["before"][size], clean["after"][size]
         lines.append(f"| {size} | {np.mean(before):.3f} ± {np.std(before):.3f} | {np.mean(after):.3f} ± "
                      f"{np.std(after):.3f} | {len(before)} |")
-    for size in robust:
-        for kind in ("noise", "blur"):
-            table = _summary(records, kind, size)
-            base = _summary(records, "clean", size)
-            lines += ["", f"| {kind} sigma ({size} training images) | before | after |", "| --- | --- | --- |"]
-            for level in sorted({0.0, *table["before"]}):
-                b = (table["before"] | base["before"]).get(level, [])
-                a = (table["after"] | base["after"]).get(level, [])
-                lines.append(f"| {level} | {np.mean(b):.3f} ± {np.std(b):.3f} | {np.mean(a):.3f} ± {np.std(a):.3f} |")
+    curves = {(size, kind): _corruption_curves(records, kind, size) for size in robust for kind in ("noise", "blur")}
+    for (size, kind), table in curves.items():
+        lines += ["", f"| {kind} sigma ({size} training images) | " + " | ".join(STATES[s][0] for s in table) + " |",
+                  "| --- |" + " --- |" * len(table)]
+        for level in sorted(table["before"]):
+            lines.append(f"| {level} | " + " | ".join(f"{np.mean(table[s][level]):.3f} ± {np.std(table[s][level]):.3f}"
+                                                      for s in table) + " |")
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    _plot(clean, "training images", "accuracy vs training size", out / "accuracy_vs_train_size.png",
+    awake_and_slept = {state: clean[state] for state in ("before", "after")}
+    _plot(awake_and_slept, "training images", "accuracy vs training size", out / "accuracy_vs_train_size.png",
           reference=(1000, PAPER_MNIST_1000))
-    for size in robust:
-        for kind in ("noise", "blur"):
-            table = _summary(records, kind, size)
-            base = _summary(records, "clean", size)
-            merged = {state: table[state] | base[state] for state in ("before", "after")}
-            _plot(merged, f"{kind} sigma", f"accuracy vs {kind} ({size} training images)",
-                  out / f"accuracy_vs_{kind}_{size}.png")
+    for (size, kind), table in curves.items():
+        _plot(table, f"{kind} sigma", f"accuracy vs {kind} ({size} training images)",
+              out / f"accuracy_vs_{kind}_{size}.png")
+
+
+def _corruption_curves(records: Sequence[dict], kind: str, size: int) -> dict[str, dict[float, list]]:
+    """Accuracy by state and corruption level at one training size, the clean test as level 0."""
+    table, clean = _summary(records, kind, size), _summary(records, "clean", size)
+    return {state: clean.get(state, {}) | table[state] for state in STATES if state in table}
 
 
 def _plot(table: dict[str, dict[float, list]], xlabel: str, title: str, path: Path,
@@ -186,12 +198,11 @@ def _plot(table: dict[str, dict[float, list]], xlabel: str, title: str, path: Pa
     figure = Figure(figsize=(5, 3.6))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    for state, color in (("before", "tab:blue"), ("after", "tab:orange")):
-        xs = sorted(table[state])
-        means = [np.mean(table[state][x]) for x in xs]
-        stds = [np.std(table[state][x]) for x in xs]
-        label = "awake (before sleep)" if state == "before" else "after sleep"
-        axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, color=color, label=label)
+    for state, points in table.items():
+        xs = sorted(points)
+        label, color = STATES[state]
+        axes.errorbar(xs, [np.mean(points[x]) for x in xs], yerr=[np.std(points[x]) for x in xs], marker="o",
+                      capsize=3, color=color, label=label)
     if reference is not None:
         x, (before, after) = reference
         axes.scatter([x, x], [before, after], marker="x", color=["tab:blue", "tab:orange"],

@@ -28,20 +28,10 @@ from neurovae.sleep.stdp_network.dynamics import (
     normalize_incoming,
     stdp_step,
 )
-from neurovae.sleep.stdp_network.params import NetworkParams, StdpParameterError
+from neurovae.sleep.stdp_network.params import NetworkParams, Phase, StdpParameterError
 
 SpikeSource = Callable[[int], torch.Tensor]
 """Step index -> input spikes ``[copies, images, n_input]`` (0/1) for that step."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Phase:
-    """How the network runs for one presentation: learning or frozen, and the sleep-time scalings."""
-
-    learn: bool
-    ampa_scale: float = 1.0
-    leak_scale: float = 1.0
-    inhibition_scale: float = 1.0
 
 
 def poisson_source(rates_hz: torch.Tensor, dt: float, generator: torch.Generator) -> SpikeSource:
@@ -97,7 +87,7 @@ class DiehlCookNetwork:
         copies, images, _ = first.shape
         if phase.learn and images != 1:
             raise StdpParameterError("learning runs one image per network copy at a time (sequential STDP)")
-        dyn = ExcitatoryDynamics.from_params(neuron, phase.leak_scale, adapt=phase.learn)
+        dyn = ExcitatoryDynamics.from_params(neuron, phase)
         dv_inh = 1.0 - math.exp(-neuron.dt / neuron.tau_inh)
         zeros = first.new_zeros(copies, images, self.params.n_neurons)
         exc = ExcitatoryState(v=zeros, refractory=zeros.clone(), theta=self.theta.unsqueeze(1).expand_as(zeros))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from neurovae.sleep.stdp_network.dynamics import normalize_incoming
-from neurovae.sleep.stdp_network.network import DiehlCookNetwork, Phase, poisson_source
+from neurovae.sleep.stdp_network.network import DiehlCookNetwork, poisson_source
 from neurovae.sleep.stdp_network.params import SleepParams, StdpParameterError
 
 
@@ -29,8 +29,6 @@ def sleep(network: DiehlCookNetwork, mean_image: torch.Tensor, params: SleepPara
         raise StdpParameterError("the mean image must lie in [0, 1]")
     rates = (mean_image * params.max_rate).to(network.weights.dtype).expand(network.copies, -1).unsqueeze(1)
     steps = int(round(params.duration / network.params.neuron.dt))
-    phase = Phase(learn=True, ampa_scale=params.ampa_scale, leak_scale=params.leak_scale,
-                  inhibition_scale=params.inhibition_scale)
-    counts = network.present(poisson_source(rates, network.params.neuron.dt, generator), steps, phase)[:, 0]
+    counts = network.present(poisson_source(rates, network.params.neuron.dt, generator), steps, params.phase())[:, 0]
     normalize_incoming(network.weights, network.params.synapse.weight_sum)
     return counts

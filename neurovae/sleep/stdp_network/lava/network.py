@@ -19,7 +19,7 @@ import torch
 
 from neurovae.lava_runtime import require_lava
 from neurovae.sleep.stdp_network.dynamics import ExcitatoryDynamics
-from neurovae.sleep.stdp_network.network import Phase
+from neurovae.sleep.stdp_network.params import Phase
 from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
 
 STDP_DW = "y0 * x1 - x0 * y1"
@@ -63,7 +63,7 @@ def run_on_lava(params: NetworkParams, weights: np.ndarray, theta: np.ndarray, i
     neuron, synapse, stdp = params.neuron, params.synapse, params.stdp
     if stdp.w_min != 0:
         raise StdpParameterError("Lava's learning engine bounds weights at 0 only: use w_min = 0 on Lava")
-    dyn = ExcitatoryDynamics.from_params(neuron, phase.leak_scale, adapt=phase.learn)
+    dyn = ExcitatoryDynamics.from_params(neuron, phase)
     source = SpikeSource(data=input_spikes.T.astype(float))
     rule = Loihi2FLearningRule(dw=STDP_DW, x1_impulse=stdp.rate_post, x1_tau=stdp.tau_pre / neuron.dt,
                                y1_impulse=stdp.rate_pre, y1_tau=stdp.tau_post / neuron.dt, t_epoch=1)
@@ -142,6 +142,5 @@ def sleep_on_lava(params: NetworkParams, sleep_params: SleepParams, mean_image: 
     probability = np.clip(mean_image.reshape(-1) * sleep_params.max_rate * params.neuron.dt / 1000.0, 0.0, 1.0)
     spikes = (np.random.default_rng(seed).random((steps, probability.size)) < probability).astype(np.float64)
     network = DiehlCookNetwork.create(params, 1, [torch.Generator().manual_seed(seed)], torch.float64)
-    phase = Phase(learn=True, ampa_scale=sleep_params.ampa_scale, leak_scale=sleep_params.leak_scale,
-                  inhibition_scale=sleep_params.inhibition_scale)
-    return compare_lava_and_torch(params, network.weights[0].numpy(), network.theta[0].numpy(), spikes, phase)
+    return compare_lava_and_torch(params, network.weights[0].numpy(), network.theta[0].numpy(), spikes,
+                                  sleep_params.phase())
