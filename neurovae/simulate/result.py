@@ -103,7 +103,7 @@ def check_inputs(network: NetworkRecord, inputs: np.ndarray, steps: int | None) 
         raise SimulationError(f"inputs have {array.shape[-1]} time steps but steps={steps}")
     if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
         raise SimulationError(f"inputs must be numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64)
+    array = array.astype(np.float64, copy=False)  # checked twice on a chain (chain, then backend): one copy
     if not np.all(np.isfinite(array)):
         raise SimulationError("inputs contain NaN or infinite values")
     if network.input_encoding == "bias" and not np.all(array == array[..., :1]):
