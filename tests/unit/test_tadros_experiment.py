@@ -18,16 +18,17 @@ def test_tiny_experiment_writes_tables_and_figures(tmp_path, make_idx_folder) ->
         data=folder, out=tmp_path / "out", seeds=(0, 1), train_sizes=(4, 8), robust_sizes=(4,), label_count=20,
         test_count=12, noise_levels=(0.0, 0.2), blur_levels=(1.0,),
         network=NetworkParams(n_input=64, n_neurons=5, input=InputParams(duration=30.0)),
-        sleep=SleepParams(duration=60.0))
+        sleep=SleepParams(duration=60.0, theta_tau=30.0))
     results = run_tadros_experiment(config)
     for name in ("results.json", "results.md", "accuracy_vs_train_size.png", "accuracy_vs_noise_4.png",
                  "accuracy_vs_blur_4.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     accuracies = [r for r in results["records"] if "accuracy" in r]
-    # size 4: (clean + 1 noise + 1 blur) x the 2x2 ablation's 4 states; size 8: clean, before/after; x 2 seeds
-    assert len(accuracies) == (3 * 4 + 1 * 2) * 2
+    # size 4: (clean + 1 noise + 1 blur) x (the 2x2 ablation's 4 states + the decay control); size 8: clean,
+    # before/after; x 2 seeds
+    assert len(accuracies) == (3 * 5 + 1 * 2) * 2
     assert {r["state"] for r in accuracies if r["train_size"] == 4} == {"before", "after", "slept_weights",
-                                                                         "slept_thresholds"}
+                                                                         "slept_thresholds", "decayed_thresholds"}
     assert {r["state"] for r in accuracies if r["train_size"] == 8} == {"before", "after"}
     assert "slept weights, awake thresholds" in (tmp_path / "out" / "results.md").read_text()
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in accuracies)

@@ -4,7 +4,8 @@ One Diehl & Cook network per seed learns (all seeds side by side as network copi
 order); at every requested training size a copy of it sleeps, and the awake and the slept network are
 labelled on held-out training images and tested on the test set, clean and corrupted. At the training sizes
 with noise and blur curves the paper's ablation runs too: the slept weights with the awake thresholds, and
-the awake weights with the slept thresholds. Results go to ``results.json``, ``results.md`` and PNG figures in
+the awake weights with the slept thresholds; where sleep has its own threshold decay, also the awake network
+whose thresholds only decayed as long. Results go to ``results.json``, ``results.md`` and PNG figures in
 the output folder.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,8 +33,11 @@ from neurovae.sleep.stdp_network.sleep import sleep
 NUM_CLASSES = 10
 STATES = {"before": ("awake (before sleep)", "tab:blue"), "after": ("after sleep", "tab:orange"),
           "slept_weights": ("slept weights, awake thresholds", "tab:green"),
-          "slept_thresholds": ("awake weights, slept thresholds", "tab:red")}
-"""Network states tested: awake, slept, and the 2x2 ablation's two mixed states (legend and colour)."""
+          "slept_thresholds": ("awake weights, slept thresholds", "tab:red"),
+          "decayed_thresholds": ("awake weights, thresholds decayed without sleep", "tab:gray")}
+"""Network states tested: awake, slept, the 2x2 ablation's two mixed states, and (when sleep has its own
+threshold decay) the control for it: the awake network whose thresholds only decayed for the sleep's length,
+without input, which tells the sleep's spiking apart from the decay (legend and colour)."""
 PAPER_MNIST_1000 = (0.20, 0.60)
 """Tadros et al. 2019, text of Fig. 3: 1,000 MNIST training images, test accuracy before -> after sleep."""
 
@@ -120,6 +125,9 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
         if size in config.robust_sizes:
             states |= {"slept_weights": DiehlCookNetwork(config.network, slept.weights, network.theta),
                        "slept_thresholds": DiehlCookNetwork(config.network, network.weights, slept.theta)}
+            if config.sleep.theta_tau is not None:
+                decay = math.exp(-config.sleep.duration / config.sleep.theta_tau)
+                states["decayed_thresholds"] = DiehlCookNetwork(config.network, network.weights, network.theta * decay)
         for state, net in states.items():
             for (kind, level), accs in _evaluate(net, label_set, tests, test_y, eval_gen).items():
                 records += [{"train_size": size, "state": state, "corruption": kind, "level": level, "seed": seed,
