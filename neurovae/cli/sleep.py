@@ -81,11 +81,13 @@ def sleep_settings(args: argparse.Namespace, dataset: str) -> VAESleepConfig:
 def load_model(args: argparse.Namespace, suffix: str) -> tuple[RunPaths, RunConfig, dict[str, Any], nn.Module, Path]:
     """The run's paths, config, state and trained model, and the output folder (default: RUN + ``suffix``).
 
-    Refuses a run of another model and an output in the way before the model is loaded.
+    Refuses a run of another model and an output in the way before the model is loaded, and a model that cannot
+    convert (a layer with a bias, say) before any training image is read.
     """
     import torch
 
     from neurovae.runs import restore_model
+    from neurovae.sleep.convert import sleep_layers
     from neurovae.sleep.run import check_model
     from neurovae.train.checkpoint import open_run
 
@@ -94,7 +96,9 @@ def load_model(args: argparse.Namespace, suffix: str) -> tuple[RunPaths, RunConf
     check_model(paths.root, config.model_name)
     out = Path(args.out) if args.out else paths.root.with_name(paths.root.name + suffix)
     check_output(out, force=args.force, folder=True)
-    return paths, config, state, restore_model(paths, config, state), out
+    model = restore_model(paths, config, state)
+    sleep_layers(model)  # a ConversionError naming the layer, in one line
+    return paths, config, state, model, out
 
 
 def run_sleep(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ Encoder: ``4x4`` stride-2 convolutions (32 channels; MNIST/Fashion-MNIST 2 layer
 then the latent mean (FC) and standard deviation (FC + sigmoid). Decoder: the transpose (FC 256, FC to the last
 feature map, transposed convolutions), whose output logits parameterize Bernoulli pixels. Every layer is ReLU
 and bias-free, so that activations read as firing rates and the network converts to integrate-and-fire neurons
-(Algorithm 1). Images enter as intensities in [0, 1]; reconstructions leave in [-1, 1] like every neurovae model.
+(Algorithm 1); ``bias: true`` gives every convolution and linear layer a bias, an ordinary conv VAE to compare
+with, which sleep refuses. Images enter as intensities in [0, 1]; reconstructions leave in [-1, 1] like every
+neurovae model.
 Loss: Bernoulli log-likelihood (BCE summed over pixels) plus ``beta`` times the Gaussian KL, averaged per image.
 """
 
@@ -32,6 +34,7 @@ class CVAEConfig:
     hidden_dim: int = 256  # hidden-sz
     latent_dim: int = 200  # latent-sz
     beta: float = 2.0  # weight of the KL term
+    bias: bool = False  # a bias in every conv / linear layer (an ordinary conv VAE; cannot be slept)
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
@@ -58,14 +61,14 @@ class CVAEOutput(VAEOutput):
 
 
 def build_encoder(config: CVAEConfig) -> nn.Sequential:
-    """Image intensities ``[N, C, H, W]`` -> hidden code ``[N, hidden_dim]`` (convs, FC, all ReLU, no bias)."""
+    """Image intensities ``[N, C, H, W]`` -> hidden code ``[N, hidden_dim]`` (convs, FC, all ReLU, biased if asked)."""
     layers: list[nn.Module] = []
     in_ch = config.in_channels
     for out_ch in config.channels:
-        layers += [nn.Conv2d(in_ch, out_ch, KERNEL, STRIDE, PADDING, bias=False), nn.ReLU()]
+        layers += [nn.Conv2d(in_ch, out_ch, KERNEL, STRIDE, PADDING, bias=config.bias), nn.ReLU()]
         in_ch = out_ch
     features = config.feature_shape
-    layers += [nn.Flatten(), nn.Linear(features[0] * features[1] * features[2], config.hidden_dim, bias=False),
+    layers += [nn.Flatten(), nn.Linear(features[0] * features[1] * features[2], config.hidden_dim, bias=config.bias),
                nn.ReLU()]
     return nn.Sequential(*layers)
 
@@ -74,13 +77,13 @@ def build_decoder(config: CVAEConfig) -> nn.Sequential:
     """Latent ``[N, latent_dim]`` -> pixel logits ``[N, C, H, W]``: the encoder transposed."""
     features = config.feature_shape
     layers: list[nn.Module] = [
-        nn.Linear(config.latent_dim, config.hidden_dim, bias=False), nn.ReLU(),
-        nn.Linear(config.hidden_dim, features[0] * features[1] * features[2], bias=False), nn.ReLU(),
+        nn.Linear(config.latent_dim, config.hidden_dim, bias=config.bias), nn.ReLU(),
+        nn.Linear(config.hidden_dim, features[0] * features[1] * features[2], bias=config.bias), nn.ReLU(),
         nn.Unflatten(1, features),
     ]
     reverse = config.channels[::-1]
     for in_ch, out_ch in zip(reverse, (*reverse[1:], config.in_channels), strict=True):
-        layers += [nn.ConvTranspose2d(in_ch, out_ch, KERNEL, STRIDE, PADDING, bias=False), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(in_ch, out_ch, KERNEL, STRIDE, PADDING, bias=config.bias), nn.ReLU()]
     return nn.Sequential(*layers[:-1])  # the last layer's logits parameterize Bernoulli pixels
 
 
@@ -110,8 +113,8 @@ class CVAE(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = build_encoder(config)
-        self.mean = nn.Linear(config.hidden_dim, config.latent_dim, bias=False)
-        self.std = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=False), nn.Sigmoid())
+        self.mean = nn.Linear(config.hidden_dim, config.latent_dim, bias=config.bias)
+        self.std = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=config.bias), nn.Sigmoid())
         self.decoder = build_decoder(config)
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

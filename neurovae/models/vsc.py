@@ -55,9 +55,9 @@ class VSC(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = build_encoder(config)
-        self.mean = nn.Linear(config.hidden_dim, config.latent_dim, bias=False)
-        self.std = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=False), nn.Sigmoid())
-        self.spike = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=False), nn.Sigmoid())
+        self.mean = nn.Linear(config.hidden_dim, config.latent_dim, bias=config.bias)
+        self.std = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=config.bias), nn.Sigmoid())
+        self.spike = nn.Sequential(nn.Linear(config.hidden_dim, config.latent_dim, bias=config.bias), nn.Sigmoid())
         self.decoder = build_decoder(config)
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
 

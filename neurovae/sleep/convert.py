@@ -62,7 +62,8 @@ def _convolutions(model: nn.Module, part: str, kind: type[nn.Module]) -> list[tu
             continue
         label = f"{part}.{name} ({type(layer).__name__})"
         if layer.bias is not None:
-            raise ConversionError(f"layer {label} has a bias; integrate-and-fire conversion needs bias-free layers")
+            raise ConversionError(f"layer {label} has a bias; integrate-and-fire conversion needs bias-free layers "
+                                  "(train with model.bias: false, the default)")
         if not torch.isfinite(layer.weight).all():
             raise ConversionError(f"layer {label} has NaN or infinite weights; sleep a run whose training "
                                   "converged (restore an earlier checkpoint or retrain)")
