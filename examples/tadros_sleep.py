@@ -4,6 +4,8 @@ Example (Fashion-MNIST, three seeds, on a CPU):
 
     python examples/tadros_sleep.py --out runs/tadros --seeds 0 1 2 --train-sizes 1000 2000 5000
     python examples/tadros_sleep.py --quick --out /tmp/tadros-quick
+    python examples/tadros_sleep.py --data ~/.cache/neurovae/mnist --out runs/tadros-search --search 30 \
+        --neurons 400 --train-sizes 1000        # Optuna search of the sleep's settings on held-out images
 
 ``--data`` takes any MNIST-format folder (the four IDX files, plain or .gz).
 """
@@ -23,9 +25,18 @@ from tqdm import tqdm
 from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
 from neurovae.io import atomic_path
-from neurovae.sleep.stdp_network.experiment import TadrosExperiment, run_tadros_experiment
+from neurovae.sleep.search_output import write_search
+from neurovae.sleep.stdp_network.experiment import TadrosExperiment, load_flat_split, run_tadros_experiment
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
-from neurovae.sleep.stdp_network.params import InputParams, NetworkParams, Phase, SleepParams, StdpParams
+from neurovae.sleep.stdp_network.params import (
+    InputParams,
+    NetworkParams,
+    Phase,
+    SleepParams,
+    StdpParameterError,
+    StdpParams,
+)
+from neurovae.sleep.stdp_network.search import TadrosValidation, run_tadros_search
 
 QUICK = {"train_sizes": (20, 40), "robust_sizes": (20,), "label_count": 40, "test_count": 40,
          "noise_levels": (0.0, 0.3), "blur_levels": (0.0, 1.0)}
@@ -45,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-count", type=int, default=1000, help="held-out training images for labelling")
     parser.add_argument("--test-count", type=int, default=1000, help="test images used")
     parser.add_argument("--sleep-ms", type=float, default=SleepParams.duration)
+    parser.add_argument("--sleep-rate", type=float, default=SleepParams.max_rate,
+                        help="Hz of a white pixel of the mean image during sleep")
     parser.add_argument("--sleep-leak", type=float, default=SleepParams.leak_scale)
     parser.add_argument("--sleep-ampa", type=float, default=SleepParams.ampa_scale)
     parser.add_argument("--sleep-inhibition", type=float, default=SleepParams.inhibition_scale)
@@ -57,6 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lava-steps", type=int, default=0,
                         help="first verify on Lava: this many learning steps of a fresh network on the first "
                              "training image, Lava vs PyTorch (writes lava_check.json)")
+    parser.add_argument("--search", type=int, default=0, metavar="TRIALS",
+                        help="instead of the experiment, search the sleep's settings (Optuna) on --val-count held-out "
+                             "training images, for a network learnt on the one --train-sizes")
+    parser.add_argument("--val-count", type=int, default=1000, help="held-out training images a search judges on")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
@@ -65,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def experiment_from_args(args: argparse.Namespace) -> TadrosExperiment:
     """The experiment record that the arguments describe (``--quick`` shrinks everything)."""
     network = NetworkParams(n_neurons=args.neurons, stdp=StdpParams(rate_pre=args.rate_pre, rate_post=args.rate_post))
-    sleep = SleepParams(duration=args.sleep_ms, leak_scale=args.sleep_leak, ampa_scale=args.sleep_ampa,
+    sleep = SleepParams(duration=args.sleep_ms, max_rate=args.sleep_rate, leak_scale=args.sleep_leak,
+                        ampa_scale=args.sleep_ampa,
                         inhibition_scale=args.sleep_inhibition, theta_tau=args.sleep_theta_tau)
     sizes = tuple(args.train_sizes)
     fields = {"data": args.data, "out": args.out, "seeds": tuple(args.seeds), "train_sizes": sizes,
@@ -94,6 +112,51 @@ def check_on_lava(config: TadrosExperiment, steps: int) -> dict:
     return check
 
 
+def search_sleep(config: TadrosExperiment, trials: int, val_count: int, bar: bool) -> None:
+    """Learn the awake network on the one training size, then search the sleep's settings on held-out images.
+
+    The last ``label_count`` training images label the neurons and the ``val_count`` before them are classified;
+    the network learns from the rest, so neither the search nor the test split sees what it learnt from.
+    """
+    if len(config.train_sizes) != 1:
+        raise StdpParameterError("a search learns one network: give one --train-sizes")
+    images, targets = load_flat_split(config.data, "train")
+    pool = len(images) - config.label_count - val_count
+    size = config.train_sizes[0]
+    if val_count < 1 or size > pool:
+        raise StdpParameterError(f"{size} training images and {val_count} validation images do not fit in the "
+                                 f"{len(images) - config.label_count} left after the labelling images")
+    validation = TadrosValidation(images[-config.label_count:], targets[-config.label_count:],
+                                  images[pool:pool + val_count], targets[pool:pool + val_count])
+    seeds = list(config.seeds)
+    network = DiehlCookNetwork.create(config.network, len(seeds), [torch.Generator().manual_seed(s) for s in seeds])
+    orders = torch.stack([torch.randperm(pool, generator=torch.Generator().manual_seed(1000 + s))[:size]
+                          for s in seeds])
+    generator = torch.Generator().manual_seed(seeds[0])
+    for index in tqdm(range(size), desc="learning", unit="image", disable=not bar):
+        network.learn_image(images[orders[:, index]], generator)
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    log = config.out / "trials.jsonl"
+    log.write_text("")
+
+    def report(record: dict) -> None:  # each trial kept as it ends, for a search stopped before its end
+        with log.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        tqdm.write(f"trial {record['trial']}: {record['objective']:+.2f} points "
+                   + ", ".join(f"{name} {value:.3g}" for name, value in record["params"].items()))
+
+    result = run_tadros_search(network, images[orders].mean(dim=1), validation, trials, seed=seeds[0],
+                               progress=report)
+    write_search(result, config.out)
+    best = result["best"]["params"]
+    print(f"awake on validation: {result['awake']}\nbest: trial {result['best']['trial']}, "
+          f"{result['best']['objective']:+.2f} points; on the test split: --sleep-inhibition "
+          f"{best['inhibition_scale']:.3g} --sleep-theta-tau {best['theta_tau']:.4g} --sleep-leak "
+          f"{best['leak_scale']:.3g} --sleep-ampa {best['ampa_scale']:.3g} --sleep-ms {best['duration']:.0f} "
+          f"--sleep-rate {best['max_rate']:.3g}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -101,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         config = experiment_from_args(args)
         if args.lava_steps:
             print(f"Lava vs PyTorch: {check_on_lava(config, args.lava_steps)}", flush=True)
-        run_tadros_experiment(config, progress=tqdm.write, bar=not args.no_progress)  # lines above the bar
+        if args.search:
+            search_sleep(config, args.search, args.val_count, bar=not args.no_progress)
+        else:
+            run_tadros_experiment(config, progress=tqdm.write, bar=not args.no_progress)  # lines above the bar
     except NeurovaeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """A sleep search's record: every trial in JSON and CSV, and a plot of the objective against the trials.
 
 The search is its own evidence when no setting helps, so everything it tried is kept: the space, each trial's
-setting, objective, weight change and firing rates (:func:`neurovae.sleep.search.run_search`).
+setting, objective, weight change and firing rates (:func:`neurovae.sleep.search.run_search`; the STDP network's
+search, :func:`neurovae.sleep.stdp_network.search.run_tadros_search`, writes its trials the same way).
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ from matplotlib.figure import Figure
 
 from neurovae.io import atomic_path
 
-PARAMS = ("threshold_scale", "encoding", "input_rate_hz", "a_ltp", "a_ltd", "duration", "leak")
-
 
 def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat row per trial: its state, objective, largest relative weight change, setting and layers."""
     rows = []
+    params = list(dict.fromkeys(name for record in result["trials"] for name in record["params"]))
     for record in result["trials"]:
         row = {"trial": record["trial"], "state": record["state"], "feasible": record.get("feasible", ""),
                "objective_percent": record.get("objective", ""),
                "max_relative_change": record.get("max_relative_change", "")}
-        row |= {name: record["params"].get(name, "") for name in PARAMS}
+        row |= {name: record["params"].get(name, "") for name in params}
         for layer in record.get("layers", []):
             row |= {f"{layer['name']} firing rate": layer["firing_rate"],
                     f"{layer['name']} mean |dW|": layer["weight_change"]}
@@ -35,15 +35,23 @@ def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    """Objective against trial number (feasible, too much weight change), the best so far, and no sleep at 0."""
+    """Objective against trial number (feasible, too much weight change), the best so far, and no sleep at 0.
+
+    A search without a weight-change bound (``max_relative_change`` None) has only feasible trials.
+    """
     fig = Figure(figsize=(7, 4))
     FigureCanvasAgg(fig)
     axes = fig.add_subplot(1, 1, 1)
     done = [r for r in result["trials"] if r["state"] == "done"]
     for feasible, style in ((True, {"marker": "o", "color": "tab:blue"}), (False, {"marker": "x", "color": "0.6"})):
         chosen = [r for r in done if r["feasible"] == feasible]
-        bound = f"{result['max_relative_change']:.0%} of |W|"
-        label = f"trial moving each layer by <= {bound}" if feasible else f"trial moving a layer by > {bound}"
+        if not chosen:
+            continue
+        bound = result["max_relative_change"]
+        if bound is None:
+            label = "trial"
+        else:
+            label = f"trial moving {'each layer by <=' if feasible else 'a layer by >'} {bound:.0%} of |W|"
         axes.scatter([r["trial"] for r in chosen], [r["objective"] for r in chosen], label=label, **style)
     best, steps, values = None, [], []
     for record in done:
@@ -55,7 +63,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes.step(steps, values, where="post", color="tab:red", label="best so far")
     axes.axhline(0, color="black", linestyle="--", linewidth=1, label="no sleep")
     axes.set_xlabel("trial")
-    axes.set_ylabel("gain over no sleep (%, PSNR and probe, noisy)")
+    axes.set_ylabel(result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)"))
     axes.set_title(f"sleep search, seed {result['seed']}, {len(result['trials'])} trials")
     axes.legend(fontsize=8)
     fig.tight_layout()

@@ -12,8 +12,13 @@ import pytest
 pytest.importorskip("lava.proc.lif.process", reason="Lava (lava-nc) is not installed")
 
 from neurovae.sleep.stdp_network.lava.network import run_on_lava, run_torch_reference  # noqa: E402
-from neurovae.sleep.stdp_network.params import Phase  # noqa: E402
-from neurovae.sleep.stdp_network.params import NetworkParams, NeuronParams, StdpParams, SynapseParams  # noqa: E402
+from neurovae.sleep.stdp_network.params import (  # noqa: E402
+    NetworkParams,
+    NeuronParams,
+    Phase,  # noqa: E402
+    StdpParams,
+    SynapseParams,
+)
 
 STEPS = 60
 TINY = NetworkParams(n_input=12, n_neurons=4,

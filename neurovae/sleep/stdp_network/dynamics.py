@@ -28,8 +28,11 @@ class ExcitatoryDynamics:
 
     @classmethod
     def from_params(cls, neuron: NeuronParams, phase: Phase) -> ExcitatoryDynamics:
-        """Constants for ``neuron`` in ``phase``: its leak scaling, and theta frozen unless the phase learns
-        (decaying with the phase's own time constant where it has one, as in sleep)."""
+        """Constants for ``neuron`` in ``phase``.
+
+        The phase's leak scaling applies; theta is frozen unless the phase learns, and then decays with the
+        phase's own time constant where it has one (as in sleep).
+        """
         tau_theta = phase.theta_tau or neuron.tau_theta
         return cls(
             dv=1.0 - math.exp(-neuron.dt * phase.leak_scale / neuron.tau_exc),

@@ -25,12 +25,11 @@ from neurovae.data.idx import load_idx_split
 from neurovae.io import atomic_path
 from neurovae.progress import sample_bar
 from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
-from neurovae.sleep.stdp_network.labels import accuracy, assign_labels, classify
+from neurovae.sleep.stdp_network.labels import label_and_score
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
 from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
 from neurovae.sleep.stdp_network.sleep import sleep
 
-NUM_CLASSES = 10
 STATES = {"before": ("awake (before sleep)", "tab:blue"), "after": ("after sleep", "tab:orange"),
           "slept_weights": ("slept weights, awake thresholds", "tab:green"),
           "slept_thresholds": ("awake weights, slept thresholds", "tab:red"),
@@ -67,20 +66,11 @@ class TadrosExperiment:
             raise StdpParameterError(f"robust_sizes {self.robust_sizes} must be among train_sizes {self.train_sizes}")
 
 
-def _load(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def load_flat_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """An MNIST-format split as flat images ``[count, pixels]`` in [0, 1] and their classes."""
     images, labels = load_idx_split(Path(folder), split)
     flat = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
     return flat, torch.from_numpy(labels.astype(np.int64))
-
-
-def _evaluate(network: DiehlCookNetwork, label_set: tuple[torch.Tensor, torch.Tensor],
-              tests: dict[tuple[str, float], torch.Tensor], test_labels: torch.Tensor,
-              generator: torch.Generator) -> dict[tuple[str, float], list[float]]:
-    """Label the neurons on ``label_set``, then accuracy per seed on each (corruption, level) test set."""
-    neuron_labels = assign_labels(network.responses(label_set[0], generator), label_set[1], NUM_CLASSES)
-    return {key: accuracy(classify(network.responses(images, generator), neuron_labels, NUM_CLASSES),
-                          test_labels).tolist()
-            for key, images in tests.items()}
 
 
 def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], None] | None = None,
@@ -90,8 +80,8 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
     ``progress`` gets a line after each training size; ``bar`` shows a progress bar over the images learnt.
     """
     report = progress or (lambda _message: None)
-    train_x, train_y = _load(config.data, "train")
-    test_x, test_y = _load(config.data, "test")
+    train_x, train_y = load_flat_split(config.data, "train")
+    test_x, test_y = load_flat_split(config.data, "test")
     pool = len(train_x) - config.label_count
     if max(config.train_sizes) > pool:
         raise StdpParameterError(f"{max(config.train_sizes)} training images requested but only {pool} remain "
@@ -129,7 +119,7 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
                 decay = math.exp(-config.sleep.duration / config.sleep.theta_tau)
                 states["decayed_thresholds"] = DiehlCookNetwork(config.network, network.weights, network.theta * decay)
         for state, net in states.items():
-            for (kind, level), accs in _evaluate(net, label_set, tests, test_y, eval_gen).items():
+            for (kind, level), accs in label_and_score(net, label_set, tests, test_y, eval_gen).items():
                 records += [{"train_size": size, "state": state, "corruption": kind, "level": level, "seed": seed,
                              "accuracy": acc} for seed, acc in zip(seeds, accs, strict=True)]
         records += [{"train_size": size, "state": "sleep", "seed": seed, "sleep_spikes": float(count.sum()),

@@ -6,9 +6,18 @@ the class whose neurons fire most on average in response to it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
 import torch
 
 from neurovae.sleep.stdp_network.params import StdpParameterError
+
+if TYPE_CHECKING:
+    from neurovae.sleep.stdp_network.network import DiehlCookNetwork
+
+NUM_CLASSES = 10
+Key = TypeVar("Key", bound=Hashable)
 
 
 def assign_labels(counts: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -39,3 +48,13 @@ def classify(counts: torch.Tensor, neuron_labels: torch.Tensor, num_classes: int
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Fraction correct per copy, ``[copies]``."""
     return (predictions == labels.unsqueeze(0)).to(torch.float64).mean(dim=1)
+
+
+def label_and_score(network: DiehlCookNetwork, label_set: tuple[torch.Tensor, torch.Tensor],
+                    tests: Mapping[Key, torch.Tensor], targets: torch.Tensor,
+                    generator: torch.Generator) -> dict[Key, list[float]]:
+    """Label the neurons on ``label_set`` (images, classes), then each copy's accuracy on every test set."""
+    neuron_labels = assign_labels(network.responses(label_set[0], generator), label_set[1], NUM_CLASSES)
+    return {key: accuracy(classify(network.responses(images, generator), neuron_labels, NUM_CLASSES),
+                          targets).tolist()
+            for key, images in tests.items()}

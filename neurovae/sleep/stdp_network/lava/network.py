@@ -19,8 +19,7 @@ import torch
 
 from neurovae.lava_runtime import require_lava
 from neurovae.sleep.stdp_network.dynamics import ExcitatoryDynamics
-from neurovae.sleep.stdp_network.params import Phase
-from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
+from neurovae.sleep.stdp_network.params import NetworkParams, Phase, SleepParams, StdpParameterError
 
 STDP_DW = "y0 * x1 - x0 * y1"
 """Pair STDP as a Loihi sum of products: potentiation at post spikes, depression at pre spikes."""
