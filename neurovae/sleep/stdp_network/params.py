@@ -165,6 +165,12 @@ class SleepParams:
                      inhibition_scale=self.inhibition_scale, theta_tau=self.theta_tau)
 
 
+MNIST_SLEEP = SleepParams(inhibition_scale=0.5, theta_tau=20_000.0)
+"""Halved inhibition and thresholds that decay over the sleep's length: on real MNIST (400 neurons, 1,000 training
+images, 3 seeds) this sleep raised test accuracy from 0.49 to 0.59 clean and from 0.31 to 0.54 under pixel noise
+sigma 0.3 (``examples/tadros_sleep.py --sleep-inhibition 0.5 --sleep-theta-tau 20000``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkParams:
     """Everything that defines one Diehl & Cook network."""
