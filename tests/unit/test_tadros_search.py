@@ -37,7 +37,8 @@ def test_a_seeded_search_repeats_its_trials_and_writes_them(tmp_path) -> None:
     assert [t["objective"] for t in first["trials"]] == [t["objective"] for t in again["trials"]]
     assert len(first["trials"]) == 3 and first["best"]["objective"] == max(t["objective"] for t in first["trials"])
     for trial in first["trials"]:  # the objective is the mean gain over conditions and copies, in points
-        gains = [a - b for name in first["awake"] for a, b in zip(trial["figures"][name], first["awake"][name])]
+        gains = [after - before for name, awake in first["awake"].items()
+                 for after, before in zip(trial["figures"][name], awake, strict=True)]
         assert trial["objective"] == pytest.approx(100 * sum(gains) / len(gains))
         assert SPACE.duration[0] <= trial["params"]["duration"] <= SPACE.duration[1]
     paths = write_search(first, tmp_path)
