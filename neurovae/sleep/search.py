@@ -101,6 +101,22 @@ class Validation:
         return robustness(model, self.images, self.labels, self.pixel_sigmas, self.latent_std, seed)
 
 
+def seeded_study(trials: int, seed: int) -> Any:
+    """A quiet Optuna study that maximizes, on a TPE sampler seeded with ``seed`` (so its trials repeat).
+
+    Checked before any costly work: Optuna installed, at least one trial.
+    """
+    try:
+        import optuna
+    except ImportError:
+        raise NeurovaeError("the sleep search needs Optuna; install neurovae's 'search' extra "
+                            "(pip install 'neurovae[search]')") from None
+    if trials < 1:
+        raise ConfigError(f"a search needs at least one trial, got {trials}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+
+
 def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validation, base: VAESleepConfig,
                trials: int, seed: int = 0, space: SearchSpace | None = None,
                progress: Callable[[dict[str, Any]], None] = lambda record: None) -> dict[str, Any]:
@@ -116,13 +132,9 @@ def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validat
         space: the ranges (default :class:`SearchSpace`).
         progress: called with each trial's record when it is done.
     """
-    try:
-        import optuna
-    except ImportError:
-        raise NeurovaeError("the sleep search needs Optuna; install neurovae's 'search' extra "
-                            "(pip install 'neurovae[search]')") from None
-    if trials < 1:
-        raise ConfigError(f"a search needs at least one trial, got {trials}")
+    study = seeded_study(trials, seed)
+    import optuna
+
     space = space or SearchSpace()
     awake = validation.measure(model, seed)
     if any(value == 0 for figures in awake.values() for value in figures.values()):
@@ -151,8 +163,6 @@ def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validat
         progress(record)
         return record["objective"]
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
     feasible = [r for r in records if r["state"] == "done" and r["feasible"]]
     best = max(feasible, key=lambda r: r["objective"], default=None)

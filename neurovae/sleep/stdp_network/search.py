@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from neurovae.errors import ConfigError, NeurovaeError
+from neurovae.errors import ConfigError
+from neurovae.sleep.search import seeded_study
 from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
 from neurovae.sleep.stdp_network.labels import label_and_score
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
@@ -99,18 +100,12 @@ def run_tadros_search(network: DiehlCookNetwork, mean_image: torch.Tensor, valid
         space: the ranges (default :class:`TadrosSearchSpace`).
         progress: called with each trial's record when it is done.
     """
-    try:
-        import optuna
-    except ImportError:
-        raise NeurovaeError("the sleep search needs Optuna; install neurovae's 'search' extra "
-                            "(pip install 'neurovae[search]')") from None
-    if trials < 1:
-        raise ConfigError(f"a search needs at least one trial, got {trials}")
+    study = seeded_study(trials, seed)
     space = space or TadrosSearchSpace()
     awake = validation.measure(network, seed)
     records: list[dict[str, Any]] = []
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: Any) -> float:
         params = space.suggest(trial)
         slept = network.clone()
         counts = sleep(slept, mean_image, params, torch.Generator().manual_seed(seed * 1_000_003 + trial.number))
@@ -125,8 +120,6 @@ def run_tadros_search(network: DiehlCookNetwork, mean_image: torch.Tensor, valid
         progress(record)
         return record["objective"]
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
     return {"seed": seed, "trials_asked": trials, "max_relative_change": None,
             "objective_label": "accuracy gain over no sleep (points; clean, noisy, blurred)",
