@@ -109,24 +109,23 @@ def compile_network(network: NetworkRecord, precision: str, device: str | torch.
     """
     device = torch.device(device)
     graded = network.input_encoding == "direct"
-    stages, shape, bound = [], tuple(network.input_shape), float(input_bound)
-    for index, (layer, out_shape) in enumerate(zip(network.layers, network.shapes, strict=True)):
+    stages, bound = [], float(input_bound)
+    for index, (layer, out_shape, in_shape) in enumerate(zip(network.layers, network.shapes, network.input_shapes,
+                                                             strict=True)):
         out_shape = tuple(out_shape)
         if isinstance(layer, InputNeuronLayer):
             stages.append(Stage(index, out_shape, neuron=_input_neuron_params(layer, precision, device),
                                 input_neurons=layer))
-            shape = out_shape
             continue
         if not layer.spiking:
             stages.append(Stage(index, out_shape))
-            shape = out_shape
             continue
         builder = SYNAPSES.get(layer.type)
         if builder is None:
             raise SimulationError(f"layer {index} is a {layer.type} layer, which the emulator cannot run; "
                                   f"it runs {', '.join(sorted(SYNAPSES))}")
         extra_exp = -GRADED_EXP if graded and precision == "fixed" else 0
-        spec = SynapseSpec(in_shape=shape, out_shape=out_shape, precision=precision, graded=graded,
+        spec = SynapseSpec(in_shape=tuple(in_shape), out_shape=out_shape, precision=precision, graded=graded,
                            weight_exp=extra_exp, input_bound=bound, device=device)
         try:
             synapse = builder(layer, spec)
@@ -137,7 +136,7 @@ def compile_network(network: NetworkRecord, precision: str, device: str | torch.
         else:
             neuron = FloatLIFParams.from_neuron(layer.neuron, layer.bias, out_shape, device)
         stages.append(Stage(index, out_shape, synapse, neuron))
-        shape, bound, graded = out_shape, 1.0, False
+        bound, graded = 1.0, False
     return Plan(stages=tuple(stages), precision=precision, input_shape=tuple(network.input_shape), device=device)
 
 
