@@ -122,7 +122,7 @@ def run_tadros_search(network: DiehlCookNetwork, mean_image: torch.Tensor, valid
 
     study.optimize(objective, n_trials=trials)
     return {"seed": seed, "trials_asked": trials, "max_relative_change": None,
-            "objective_label": "accuracy gain over no sleep (points; clean, noisy, blurred)",
+            "objective_label": "accuracy gain over no sleep (points)",
             "space": dataclasses.asdict(space), "awake": awake, "copies": network.copies,
             "validation_images": len(validation.images), "label_images": len(validation.label_images),
             "best": max(records, key=lambda r: r["objective"]), "trials": records}
