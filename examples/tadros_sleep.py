@@ -26,7 +26,12 @@ from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
 from neurovae.io import atomic_path
 from neurovae.sleep.search_output import write_search
-from neurovae.sleep.stdp_network.experiment import TadrosExperiment, load_flat_split, run_tadros_experiment
+from neurovae.sleep.stdp_network.experiment import (
+    TadrosExperiment,
+    load_flat_split,
+    run_tadros_experiment,
+    untrained_copies,
+)
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
 from neurovae.sleep.stdp_network.params import (
     InputParams,
@@ -129,9 +134,8 @@ def search_sleep(config: TadrosExperiment, trials: int, val_count: int, bar: boo
     validation = TadrosValidation(images[-config.label_count:], targets[-config.label_count:],
                                   images[pool:pool + val_count], targets[pool:pool + val_count])
     seeds = list(config.seeds)
-    network = DiehlCookNetwork.create(config.network, len(seeds), [torch.Generator().manual_seed(s) for s in seeds])
-    orders = torch.stack([torch.randperm(pool, generator=torch.Generator().manual_seed(1000 + s))[:size]
-                          for s in seeds])
+    network, orders = untrained_copies(config.network, seeds, pool)
+    orders = orders[:, :size]
     generator = torch.Generator().manual_seed(seeds[0])
     for index in tqdm(range(size), desc="learning", unit="image", disable=not bar):
         network.learn_image(images[orders[:, index]], generator)

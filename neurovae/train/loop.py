@@ -195,8 +195,7 @@ def train(config: RunConfig, out: str, train_set: Dataset, resume: bool = False,
     each epoch is recorded, so loggers (:mod:`neurovae.train.tensorboard`) stay out of the loop; one that draws
     random numbers must fork the RNG, or resuming would no longer repeat the run exactly.
     """
-    gpu = config.train.device != "cpu" and torch.cuda.is_available()  # what pick_device resolves "auto" to
-    group = distributed.join(torch.device("cuda" if gpu else "cpu"))
+    group = distributed.join(pick_device(config.train.device))  # the group's backend follows the device's kind
     try:
         if not group.main:
             return _train(config, RunPaths(Path(out)), train_set, resume, False, lambda _: None, validation, group)

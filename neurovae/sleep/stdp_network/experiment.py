@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian
 from neurovae.sleep.stdp_network.labels import label_and_score
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork
 from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
-from neurovae.sleep.stdp_network.sleep import sleep
+from neurovae.sleep.stdp_network.sleep import silent_threshold_decay, sleep
 
 STATES = {"before": ("awake (before sleep)", "tab:blue"), "after": ("after sleep", "tab:orange"),
           "slept_weights": ("slept weights, awake thresholds", "tab:green"),
@@ -73,6 +72,14 @@ def load_flat_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tenso
     return flat, torch.from_numpy(labels.astype(np.int64))
 
 
+def untrained_copies(params: NetworkParams, seeds: Sequence[int],
+                     pool: int) -> tuple[DiehlCookNetwork, torch.Tensor]:
+    """One untrained network per seed, and the order ``[seeds, pool]`` in which each learns the training images."""
+    network = DiehlCookNetwork.create(params, len(seeds), [torch.Generator().manual_seed(s) for s in seeds])
+    orders = torch.stack([torch.randperm(pool, generator=torch.Generator().manual_seed(1000 + s)) for s in seeds])
+    return network, orders
+
+
 def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], None] | None = None,
                           bar: bool = False) -> dict:
     """Run the whole sweep, write ``results.json``, ``results.md`` and the PNGs; return the results dict.
@@ -94,8 +101,7 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
     corrupted |= {("blur", s): gaussian_blur(test_x, s) for s in config.blur_levels if s > 0}
 
     seeds = list(config.seeds)
-    network = DiehlCookNetwork.create(config.network, len(seeds), [torch.Generator().manual_seed(s) for s in seeds])
-    orders = torch.stack([torch.randperm(pool, generator=torch.Generator().manual_seed(1000 + s)) for s in seeds])
+    network, orders = untrained_copies(config.network, seeds, pool)
     learn_gen = torch.Generator().manual_seed(seeds[0])
     eval_gen = torch.Generator().manual_seed(seeds[0] + 1)
     records: list[dict] = []
@@ -116,7 +122,7 @@ def run_tadros_experiment(config: TadrosExperiment, progress: Callable[[str], No
             states |= {"slept_weights": DiehlCookNetwork(config.network, slept.weights, network.theta),
                        "slept_thresholds": DiehlCookNetwork(config.network, network.weights, slept.theta)}
             if config.sleep.theta_tau is not None:
-                decay = math.exp(-config.sleep.duration / config.sleep.theta_tau)
+                decay = silent_threshold_decay(config.network, config.sleep)
                 states["decayed_thresholds"] = DiehlCookNetwork(config.network, network.weights, network.theta * decay)
         for state, net in states.items():
             for (kind, level), accs in label_and_score(net, label_set, tests, test_y, eval_gen).items():

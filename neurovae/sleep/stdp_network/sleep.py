@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from neurovae.sleep.stdp_network.dynamics import normalize_incoming
+from neurovae.sleep.stdp_network.dynamics import ExcitatoryDynamics, normalize_incoming
 from neurovae.sleep.stdp_network.network import DiehlCookNetwork, poisson_source
-from neurovae.sleep.stdp_network.params import SleepParams, StdpParameterError
+from neurovae.sleep.stdp_network.params import NetworkParams, SleepParams, StdpParameterError
 
 
 def sleep(network: DiehlCookNetwork, mean_image: torch.Tensor, params: SleepParams,
@@ -28,7 +28,17 @@ def sleep(network: DiehlCookNetwork, mean_image: torch.Tensor, params: SleepPara
     if mean_image.min() < 0 or mean_image.max() > 1:
         raise StdpParameterError("the mean image must lie in [0, 1]")
     rates = (mean_image * params.max_rate).to(network.weights.dtype).expand(network.copies, -1).unsqueeze(1)
-    steps = int(round(params.duration / network.params.neuron.dt))
-    counts = network.present(poisson_source(rates, network.params.neuron.dt, generator), steps, params.phase())[:, 0]
+    counts = network.present(poisson_source(rates, network.params.neuron.dt, generator),
+                             sleep_steps(network.params, params), params.phase())[:, 0]
     normalize_incoming(network.weights, network.params.synapse.weight_sum)
     return counts
+
+
+def sleep_steps(network: NetworkParams, params: SleepParams) -> int:
+    """Time steps of one sleep period."""
+    return int(round(params.duration / network.neuron.dt))
+
+
+def silent_threshold_decay(network: NetworkParams, params: SleepParams) -> float:
+    """The factor by which a sleep scales the threshold of a neuron that never fires in it (its decay alone)."""
+    return ExcitatoryDynamics.from_params(network.neuron, params.phase()).theta_decay ** sleep_steps(network, params)
