@@ -65,6 +65,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                         help="training images after the sleep's, on which each setting is judged (default 1000)")
     search.add_argument("--search-durations", type=int, nargs=2, metavar=("LOW", "HIGH"),
                         help="range of the sleep's duration searched (default 1000 48000)")
+    search.add_argument("--test-seeds", type=int, default=3, metavar="K",
+                        help="then sleep with the best setting K times (seeds 0..K-1) and compare it with no sleep on "
+                             "the test split, with 95%% intervals (default 3; 0: skip)")
+    search.add_argument("--test-images", type=int, default=2000,
+                        help="test images the best setting is confirmed on (default 2000)")
     parser.set_defaults(handler=run_sleep)
 
 

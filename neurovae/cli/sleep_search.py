@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from neurovae.cli.common import open_dataset
 from neurovae.cli.sleep import load_model, sleep_settings
 from neurovae.errors import ConfigError
+from neurovae.io import atomic_path
 
 SEARCHED = ("duration", "input_rate", "thresholds", "a_ltp", "a_ltd", "leak", "batch")
 """Flags whose settings the search chooses itself (batch: the emulator sleeps one chain)."""
@@ -24,9 +29,11 @@ def check_search_arguments(args: argparse.Namespace) -> None:
                           "--backend / --precision")
     if args.search < 1:
         raise ConfigError(f"--search needs at least one trial, got {args.search}")
-    if args.val_images < 4:
-        raise ConfigError(f"--val-images must be at least 4 (half fits the probe, half is judged), got "
-                          f"{args.val_images}")
+    for flag, count in (("--val-images", args.val_images), ("--test-images", args.test_images)):
+        if count < 4:
+            raise ConfigError(f"{flag} must be at least 4 (half fits the probe, half is judged), got {count}")
+    if args.test_seeds < 0:
+        raise ConfigError(f"--test-seeds must be 0 (no test) or more, got {args.test_seeds}")
 
 
 def best_command(result: dict[str, Any], run: str, thresholds: tuple[float, ...]) -> str:
@@ -36,6 +43,12 @@ def best_command(result: dict[str, Any], run: str, thresholds: tuple[float, ...]
     return (f"neurovae sleep {run} --backend emulator --thresholds {' '.join(f'{t:.6g}' for t in thresholds)} "
             f"--input-rate {rate:.6g} --a-ltp {params['a_ltp']:.6g} --a-ltd {params['a_ltd']:.6g} "
             f"--duration {params['duration']} --leak {params['leak']:.6g} --seed {result['base']['seed']}")
+
+
+def labelled(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dataset's images ``[N, C, H, W]`` and labels ``[N]``."""
+    return (torch.stack([dataset[i][0] for i in range(len(dataset))]),
+            torch.as_tensor([dataset[i][1] for i in range(len(dataset))]))
 
 
 def print_trial(record: dict[str, Any]) -> None:
@@ -48,10 +61,17 @@ def print_trial(record: dict[str, Any]) -> None:
           f"{record['max_relative_change']:.2%} ({bound} the bound)", flush=True)
 
 
-def run_search_command(args: argparse.Namespace) -> int:
-    """Search the sleep's settings on a validation split; write trials.json, trials.csv and search.png."""
-    import torch
+def print_confirmation(run: dict[str, Any]) -> None:
+    """One line per seed of the test confirmation."""
+    gain = "undefined (the awake model scored 0)" if run["objective"] is None else f"{run['objective']:+.3f} %"
+    print(f"seed {run['seed']}: {gain} over no sleep", flush=True)
 
+
+def run_search_command(args: argparse.Namespace) -> int:
+    """Search the sleep's settings on a validation split, then confirm the best on the test split.
+
+    Writes trials.json, trials.csv and search.png, then test.json and test.md.
+    """
     from neurovae.sleep.search import SearchSpace, Validation, run_search, sleep_config
     from neurovae.sleep.search_output import describe_best, write_search
 
@@ -64,8 +84,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     if sleeping < 1:
         raise ConfigError(f"{len(dataset)} training images cannot hold --val-images {args.val_images} and images to "
                           "sleep on; lower --val-images")
-    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    labels = torch.as_tensor([dataset[i][1] for i in range(len(dataset))])
+    images, labels = labelled(dataset)
     validation = Validation(images[sleeping:], labels[sleeping:])
     print(f"searching {args.search} sleep settings: sleeping on {sleeping} training images, judging on the next "
           f"{args.val_images} under pixel noise {', '.join(map(str, validation.pixel_sigmas))} and latent noise "
@@ -77,5 +96,28 @@ def run_search_command(args: argparse.Namespace) -> int:
     if result["best"] is not None:
         thresholds = sleep_config(result["best"]["params"], base).thresholds
         print(f"sleep with it: {best_command(result, str(paths.root), thresholds)}")
+        if args.test_seeds:
+            written += confirm_best(args, config, model, images[:sleeping], base, result["best"]["params"], out)
     print("wrote " + ", ".join(map(str, written)))
     return 0
+
+
+def confirm_best(args: argparse.Namespace, config: Any, model: Any, sleep_images: torch.Tensor, base: Any,
+                 params: dict[str, Any], out: Path) -> list[Path]:
+    """The best setting against no sleep on the test split over ``--test-seeds``: test.json and test.md."""
+    from neurovae.sleep.confirm import confirm_on_test, confirmation_table
+    from neurovae.sleep.search import Validation
+
+    test = Validation(*labelled(open_dataset(config, "test", args.data, args.test_images)))
+    print(f"confirming the best setting on {len(test.images)} test images, seeds 0-{args.test_seeds - 1}",
+          flush=True)
+    result = confirm_on_test(model, sleep_images, test, base, params, range(args.test_seeds),
+                             progress=print_confirmation)
+    table = confirmation_table(result)
+    print(table)
+    paths = [out / "test.json", out / "test.md"]
+    with atomic_path(paths[0]) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    with atomic_path(paths[1]) as tmp:
+        tmp.write_text(f"# The searched sleep against no sleep, test split\n\n{table}\n")
+    return paths

@@ -1,6 +1,7 @@
 """The sleep search on Optuna: seeded determinism, the objective, its record, noise, and the command line."""
 
 import csv
+import dataclasses
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from neurovae.cli.main import main
 from neurovae.errors import ConfigError
 from neurovae.evaluate.robustness import robustness
 from neurovae.models.cvae import CVAE, CVAEConfig
-from neurovae.sleep.run import table3_config
+from neurovae.sleep.confirm import confirm_on_test, confirmation_table, mean_and_interval
+from neurovae.sleep.run import sleep_model, table3_config
 from neurovae.sleep.search import MAX_RELATIVE_CHANGE, SearchSpace, Validation, relative_gain, run_search, sleep_config
 from neurovae.sleep.search_output import describe_best, write_search
 
@@ -83,19 +85,51 @@ def test_two_models_see_the_same_noise_and_too_few_images_are_refused():
         robustness(model, validation.images, validation.labels, pixel_sigmas=(0.0,))
 
 
+def test_the_interval_is_students_t_over_the_seeds():
+    summary = mean_and_interval([1.0, 2.0, 3.0])
+    assert summary["mean"] == 2.0 and summary["half_width"] == pytest.approx(4.302653 * 1 / 3 ** 0.5, rel=1e-6)
+    assert mean_and_interval([5.0]) == {"mean": 5.0, "half_width": None}
+
+
+def test_confirming_a_setting_sleeps_once_per_seed_on_the_same_noise_as_no_sleep():
+    model, images, test = tiny_setup()
+    base = table3_config("fashion_mnist")
+    params = {"threshold_scale": 0.01, "encoding": "intensity", "a_ltp": 1e-2, "a_ltd": 1e-2, "duration": 20,
+              "leak": 0.0}
+    result = confirm_on_test(model, images, test, base, params, [0, 1])
+    assert result == confirm_on_test(model, images, test, base, params, [0, 1])
+    for run in result["runs"]:
+        assert run["awake"] == test.measure(model, run["seed"])
+        config = sleep_config(params, dataclasses.replace(base, seed=run["seed"]))
+        slept, _ = sleep_model(model, images, config, "emulator", precision="fixed")
+        assert run["slept"] == test.measure(slept, run["seed"])
+    psnr = result["conditions"]["pixel 0.1"]["psnr"]
+    differences = [run["slept"]["pixel 0.1"]["psnr"] - run["awake"]["pixel 0.1"]["psnr"] for run in result["runs"]]
+    assert psnr["difference"] == mean_and_interval(differences)
+    assert "| pixel 0.1 |" in confirmation_table(result) and "2 seeds, 24 test images" in confirmation_table(result)
+    with pytest.raises(ConfigError, match="at least one seed"):
+        confirm_on_test(model, images, test, base, params, [])
+
+
 def test_sleep_search_command_writes_the_search_and_refuses_what_it_chooses(capsys, cvae_run):
     root, data = cvae_run
     argv = ["sleep", str(root / "run"), "--data", str(data), "--search", "2", "--images", "32", "--val-images", "32",
-            "--search-durations", "5", "20", "--seed", "1"]
+            "--search-durations", "5", "20", "--seed", "3", "--test-seeds", "2", "--test-images", "32"]
     capsys.readouterr()
     assert main([*argv, "--out", str(root / "search")]) == 0
     out = capsys.readouterr().out
     assert "sleeping on 32 training images, judging on the next 32" in out and "trial 1:" in out
     assert {p.name for p in (root / "search").iterdir()} >= {"trials.json", "trials.csv", "search.png"}
-    assert json.loads((root / "search" / "trials.json").read_text())["base"]["seed"] == 1
+    trials = json.loads((root / "search" / "trials.json").read_text())
+    assert trials["base"]["seed"] == 3 and trials["best"] is not None  # this seed finds a feasible setting
+    assert "confirming the best setting on 32 test images, seeds 0-1" in out and "seed 1:" in out
+    confirmed = json.loads((root / "search" / "test.json").read_text())
+    assert confirmed["seeds"] == [0, 1] and confirmed["params"] == trials["best"]["params"]
+    assert "| latent 1 |" in (root / "search" / "test.md").read_text()
     for extra, fragment in ((["--thresholds", "1", "1"], "--search chooses --thresholds itself"),
                             (["--backend", "torch"], "sleeps on the emulator"),
-                            (["--val-images", "2"], "at least 4"), (["--search", "0"], "at least one trial")):
+                            (["--val-images", "2"], "at least 4"), (["--test-images", "3"], "--test-images must"),
+                            (["--test-seeds", "-1"], "--test-seeds must"), (["--search", "0"], "at least one trial")):
         assert main([*argv, *extra, "--out", str(root / "bad")]) == 2
         error = capsys.readouterr().err.splitlines()
         assert len(error) == 1 and fragment in error[0] and not (root / "bad").exists()
