@@ -9,30 +9,18 @@ and the slept model see the same noisy inputs. The interval is Student's t at 95
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
 from neurovae.errors import ConfigError
+from neurovae.evaluate.intervals import format_interval, mean_and_interval
 from neurovae.sleep.report import relative_change
 from neurovae.sleep.run import sleep_model
 from neurovae.sleep.search import Validation, relative_gain, sleep_config
 from neurovae.sleep.vae_sleep import VAESleepConfig
-
-
-def mean_and_interval(values: Sequence[float], level: float = 0.95) -> dict[str, float | None]:
-    """Mean and the half-width of its Student's t confidence interval (None for a single value)."""
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return {"mean": mean, "half_width": None}
-    spread = float(values.std(ddof=1)) / math.sqrt(len(values))
-    return {"mean": mean, "half_width": float(stats.t.ppf((1 + level) / 2, len(values) - 1)) * spread}
 
 
 def confirm_on_test(model: nn.Module, sleep_images: torch.Tensor, test: Validation, base: VAESleepConfig,
@@ -75,22 +63,16 @@ def confirm_on_test(model: nn.Module, sleep_images: torch.Tensor, test: Validati
             "objective": mean_and_interval(objectives) if objectives else None, "conditions": conditions}
 
 
-def _figure(summary: dict[str, float | None], digits: int) -> str:
-    """``1.23 ± 0.45`` (the 95 % interval's half-width), or the mean alone for one seed."""
-    half = summary["half_width"]
-    return f"{summary['mean']:.{digits}f}" + ("" if half is None else f" ± {half:.{digits}f}")
-
-
 def confirmation_table(result: dict[str, Any]) -> str:
     """A Markdown table: per noise condition, PSNR and probe accuracy awake, slept and their difference."""
     lines = ["| condition | PSNR awake (dB) | PSNR slept (dB) | difference | probe awake | probe slept | difference |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, figures in result["conditions"].items():
-        cells = [_figure(figures[key][column], 2 if key == "psnr" else 3)
+        cells = [format_interval(figures[key][column], 2 if key == "psnr" else 3)
                  for key in ("psnr", "probe") for column in ("awake", "slept", "difference")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     objective = ("undefined (the awake model scored 0 somewhere)" if result["objective"] is None
-                 else f"{_figure(result['objective'], 2)} % over no sleep")
+                 else f"{format_interval(result['objective'], 2)} % over no sleep")
     lines.append(f"\nObjective (mean relative gain of PSNR and probe over the conditions): {objective}; "
                  f"{len(result['seeds'])} seeds, {result['test_images']} test images, 95 % Student's t intervals.")
     return "\n".join(lines)

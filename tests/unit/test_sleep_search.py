@@ -9,9 +9,10 @@ import torch
 
 from neurovae.cli.main import main
 from neurovae.errors import ConfigError
+from neurovae.evaluate.intervals import format_interval, mean_and_interval
 from neurovae.evaluate.robustness import robustness
 from neurovae.models.cvae import CVAE, CVAEConfig
-from neurovae.sleep.confirm import confirm_on_test, confirmation_table, mean_and_interval
+from neurovae.sleep.confirm import confirm_on_test, confirmation_table
 from neurovae.sleep.run import sleep_model, table3_config
 from neurovae.sleep.search import MAX_RELATIVE_CHANGE, SearchSpace, Validation, relative_gain, run_search, sleep_config
 from neurovae.sleep.search_output import describe_best, write_search
@@ -89,6 +90,7 @@ def test_the_interval_is_students_t_over_the_seeds():
     summary = mean_and_interval([1.0, 2.0, 3.0])
     assert summary["mean"] == 2.0 and summary["half_width"] == pytest.approx(4.302653 * 1 / 3 ** 0.5, rel=1e-6)
     assert mean_and_interval([5.0]) == {"mean": 5.0, "half_width": None}
+    assert format_interval(summary, 2) == "2.00 ± 2.48" and format_interval(mean_and_interval([5.0]), 1) == "5.0"
 
 
 def test_confirming_a_setting_sleeps_once_per_seed_on_the_same_noise_as_no_sleep():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
-from neurovae.sleep.stdp_network.experiment import TadrosExperiment, run_tadros_experiment
+from neurovae.sleep.stdp_network.experiment import TadrosExperiment, run_tadros_experiment, write_outputs
 from neurovae.sleep.stdp_network.params import InputParams, NetworkParams, SleepParams, StdpParameterError
 
 
@@ -33,6 +33,20 @@ def test_tiny_experiment_writes_tables_and_figures(tmp_path, make_idx_folder) ->
     assert "slept weights, awake thresholds" in (tmp_path / "out" / "results.md").read_text()
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in accuracies)
     assert json.loads((tmp_path / "out" / "results.json").read_text())["records"] == results["records"]
+
+
+def test_the_paired_gain_table_subtracts_each_seeds_awake_accuracy(tmp_path) -> None:
+    accuracy = {("before", 0): 0.5, ("before", 1): 0.3, ("after", 0): 0.7, ("after", 1): 0.6,
+                ("decayed_thresholds", 0): 0.6, ("decayed_thresholds", 1): 0.6}
+    records = [{"train_size": 10, "state": state, "corruption": corruption, "level": level, "seed": seed,
+                "accuracy": value - level} for (state, seed), value in accuracy.items()
+               for corruption, level in (("clean", 0.0), ("noise", 0.1), ("blur", 0.1))]
+    write_outputs({"records": records}, tmp_path)
+    text = (tmp_path / "results.md").read_text()
+    # after - awake: 0.2 and 0.3 (mean 0.25, t(0.975, 1) = 12.706 times the standard error 0.05); after - control:
+    # 0.1 and 0.0
+    assert "| 0.0 | 0.250 ± 0.635 | 0.200 ± 1.271 | 0.050 ± 0.635 |" in text
+    assert "after sleep - thresholds decayed without sleep" in text
 
 
 def test_more_training_images_than_the_folder_holds_is_refused(tmp_path, make_idx_folder) -> None:

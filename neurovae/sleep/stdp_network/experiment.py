@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from neurovae.data.idx import load_idx_split
+from neurovae.evaluate.intervals import format_interval, mean_and_interval
 from neurovae.io import atomic_path
 from neurovae.progress import sample_bar
 from neurovae.sleep.stdp_network.corruptions import add_gaussian_noise, gaussian_blur
@@ -178,6 +179,8 @@ def write_outputs(results: dict, out: Path) -> None:
         for level in sorted(table["before"]):
             lines.append(f"| {level} | " + " | ".join(f"{np.mean(table[s][level]):.3f} ± {np.std(table[s][level]):.3f}"
                                                       for s in table) + " |")
+    for size, kind in curves:
+        lines += _gain_table(records, kind, size)
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     awake_and_slept = {state: clean[state] for state in ("before", "after")}
@@ -186,6 +189,34 @@ def write_outputs(results: dict, out: Path) -> None:
     for (size, kind), table in curves.items():
         _plot(table, f"{kind} sigma", f"accuracy vs {kind} ({size} training images)",
               out / f"accuracy_vs_{kind}_{size}.png")
+
+
+def _gain_table(records: Sequence[dict], kind: str, size: int) -> list[str]:
+    """Markdown rows: each state's accuracy minus the awake network's on the same seed, with 95 % t intervals.
+
+    Paired by seed, so the seeds' common spread cancels; where the decay-only control ran, also the full sleep
+    minus the control, which is what the sleep's spiking adds to the threshold decay.
+    """
+    by_seed: dict[tuple[str, float], dict[int, float]] = {}
+    for r in records:
+        if r["train_size"] == size and r.get("corruption") in (kind, "clean"):
+            level = 0.0 if r["corruption"] == "clean" else r["level"]
+            by_seed.setdefault((r["state"], level), {})[r["seed"]] = r["accuracy"]
+    states = [s for s in STATES if s != "before" and any(key[0] == s for key in by_seed)]
+    pairs = [(state, "before", f"{STATES[state][0]} - awake") for state in states]
+    if {"after", "decayed_thresholds"} <= set(states):
+        pairs.append(("after", "decayed_thresholds", "after sleep - thresholds decayed without sleep"))
+    lines = ["", f"| {kind} sigma ({size} training images), paired gain, 95 % t interval | "
+             + " | ".join(label for *_, label in pairs) + " |", "| --- |" + " --- |" * len(pairs)]
+    for level in sorted(level for state, level in by_seed if state == "before"):
+        cells = []
+        for state, baseline, _ in pairs:
+            first, second = by_seed.get((state, level), {}), by_seed[(baseline, level)]
+            seeds = sorted(set(first) & set(second))
+            cells.append(format_interval(mean_and_interval([first[s] - second[s] for s in seeds]), 3)
+                         if seeds else "")
+        lines.append(f"| {level} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _corruption_curves(records: Sequence[dict], kind: str, size: int) -> dict[str, dict[float, list]]:
