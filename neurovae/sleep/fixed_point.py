@@ -234,8 +234,38 @@ def rounding_randoms() -> Iterator[float]:
         yield from generator.random(4096).tolist()  # drawn in blocks: the same stream as one draw per step
 
 
+def _padded_indices(mask: torch.Tensor) -> torch.Tensor:
+    """Per row of ``mask``, the column indices of its True entries, padded with -1 to the longest row's count."""
+    rows, columns = mask.nonzero(as_tuple=True)
+    counts = mask.sum(1)
+    rank = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[rows]
+    out = torch.full((mask.shape[0], int(counts.max()) if len(rows) else 0), -1, dtype=torch.int64)
+    out[rows, rank] = columns
+    return out
+
+
+@dataclass(frozen=True)
+class Tags:
+    """A connection's synapse tags ``tag_1`` ``[n_post, n_pre]``, with where the tagged synapses lie.
+
+    Every product of a tagged rule carries ``t``, so an entry with tag 0 (no synapse of the lowered convolution)
+    never changes. :func:`learn` therefore visits only the tagged entries of the rows (columns) that fired: a
+    4x4 convolution lowered to a dense matrix has a few dozen synapses in rows thousands of entries long.
+    """
+
+    values: torch.Tensor
+    by_row: torch.Tensor  # [n_post, most tagged in a row]: the columns of each row's tagged entries, -1 pads
+    by_column: torch.Tensor  # [n_pre, most tagged in a column]: the rows of each column's tagged entries
+
+    @classmethod
+    def of(cls, values: torch.Tensor) -> Tags:
+        """Index the nonzero entries of ``values`` (int64 ``[n_post, n_pre]``)."""
+        tagged = values != 0
+        return cls(values, _padded_indices(tagged), _padded_indices(tagged.T))
+
+
 def learn(weight: torch.Tensor, products: list[Product], pre: torch.Tensor, post: torch.Tensor,
-          impulses: dict[str, int], random: float, tags: torch.Tensor | None = None) -> torch.Tensor:
+          impulses: dict[str, int], random: float, tags: Tags | None = None) -> torch.Tensor:
     """One learning epoch (``t_epoch = 1``) of a connection, bit for bit as Lava's fixed-point engine.
 
     Args:
@@ -245,7 +275,7 @@ def learn(weight: torch.Tensor, products: list[Product], pre: torch.Tensor, post
         post: post spikes of this step ``[n_post]`` (bool).
         impulses: trace impulses (``x1`` of the pre, ``y1`` of the post neurons).
         random: this step's rounding random number (:func:`rounding_randoms`).
-        tags: the synapses' ``tag_1`` ``[n_post, n_pre]`` (int64), for rules with the factor ``t``.
+        tags: the synapses' ``tag_1``, for rules with the factor ``t``.
 
     Returns:
         ``weight``.
@@ -257,12 +287,21 @@ def learn(weight: torch.Tensor, products: list[Product], pre: torch.Tensor, post
     fired = (post if on_post else pre).nonzero().flatten()
     if not len(fired):
         return weight  # every product is 0, and rounding leaves whole weights as they are
-    block = weight[fired] if on_post else weight[:, fired]  # only the fired rows (columns) can change
-    variables = {"x1": (pre if on_post else pre[fired]).to(torch.int64) * impulses.get("x1", 0),
-                 "y1": (post[fired] if on_post else post).to(torch.int64).unsqueeze(1) * impulses.get("y1", 0),
-                 "w": block}
+    valid = None
+    if tags is None:  # only the fired rows (columns) can change
+        index = (fired,) if on_post else (slice(None), fired)
+        pre_at, post_at = (pre, post[fired].unsqueeze(1)) if on_post else (pre[fired], post.unsqueeze(1))
+    else:  # only their tagged entries
+        others = (tags.by_row if on_post else tags.by_column)[fired]  # [fired, most tagged]
+        valid, others = others >= 0, others.clamp(min=0)
+        index = (fired.unsqueeze(1), others) if on_post else (others, fired.unsqueeze(1))
+        pre_at, post_at = (pre[others], post[fired].unsqueeze(1)) if on_post else (pre[fired].unsqueeze(1),
+                                                                                  post[others])
+    block = weight[index]
+    variables = {"x1": pre_at.to(torch.int64) * impulses.get("x1", 0),
+                 "y1": post_at.to(torch.int64) * impulses.get("y1", 0), "w": block}
     if tags is not None:
-        variables["t"] = tags[fired] if on_post else tags[:, fired]
+        variables["t"] = tags.values[index] * valid
     total = block << ACCUMULATOR_SHIFT
     for product in products:
         value = torch.full_like(block, product.mantissa)
@@ -276,8 +315,9 @@ def learn(weight: torch.Tensor, products: list[Product], pre: torch.Tensor, post
     scaled = total.double() / 2**ACCUMULATOR_SHIFT
     floor = torch.floor(scaled)
     rounded = (floor + (random < scaled - floor).double()).to(torch.int64).clamp(WEIGHT_MIN, WEIGHT_MAX)
-    if on_post:
-        weight[fired] = rounded
-    else:
-        weight[:, fired] = rounded
+    if valid is None:
+        weight[index] = rounded
+    else:  # the pads point at real entries: never write them
+        rows, columns = (index[0].expand_as(valid), index[1]) if on_post else (index[0], index[1].expand_as(valid))
+        weight[rows[valid], columns[valid]] = rounded[valid]
     return weight

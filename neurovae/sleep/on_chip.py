@@ -35,7 +35,7 @@ from neurovae.netx import CubaNeuron
 from neurovae.simulate.emulator.fixedpoint import SIGN_MIXED, truncate_weights
 from neurovae.simulate.emulator.neuron import FixedLIFParams, LIFState, fixed_step
 from neurovae.sleep.convert import SleepLayer, layer_shapes
-from neurovae.sleep.fixed_point import SYNAPSE_TAG, WEIGHT_BITS, FixedPointRule, learn, rounding_randoms
+from neurovae.sleep.fixed_point import SYNAPSE_TAG, WEIGHT_BITS, FixedPointRule, Tags, learn, rounding_randoms
 from neurovae.sleep.stdp import MirroredSTDP
 
 PRECISIONS = ("float", "fixed")
@@ -209,7 +209,7 @@ def emulate_fixed(device: list[DeviceLayer], spikes: Iterable[torch.Tensor],
     mirror = [truncate_weights(layer.mirror.weights, SIGN_MIXED, WEIGHT_BITS) for layer in device]
     forward = [torch.from_numpy(w.T.copy()).to(torch.int64).T for w in forward]  # rows of w.T: fast input sums
     mirror = [torch.from_numpy(w).to(torch.int64) for w in mirror]
-    tags = [[None if c.tags is None else torch.from_numpy(c.tags).to(torch.int64)
+    tags = [[None if c.tags is None else Tags.of(torch.from_numpy(c.tags).to(torch.int64))
              for c in (layer.forward, layer.mirror)] for layer in device]
     rules = [(layer.fixed_rule.products(), layer.fixed_rule.products(feedback=True)) for layer in device]
     neurons = [FixedLIFParams.from_neuron(CubaNeuron(iDecay=FIXED_CURRENT_DECAY, vDecay=int(layer.decay),

@@ -12,7 +12,7 @@ import torch
 from neurovae.cli.main import main
 from neurovae.errors import ConfigError
 from neurovae.sleep.convert import SleepLayer
-from neurovae.sleep.fixed_point import FixedPointRule, Product, learn, rounding_randoms
+from neurovae.sleep.fixed_point import FixedPointRule, Product, Tags, learn, rounding_randoms
 from neurovae.sleep.on_chip import conv_as_dense, emulate_fixed, lower
 from neurovae.sleep.run import check_backend
 from neurovae.sleep.stdp import MirroredSTDP
@@ -56,9 +56,27 @@ def test_learn_equals_the_integer_reference(feedback, tagged):
     for random in (0.0, 0.37, 0.999):
         expected = reference_learn(weight.tolist(), rule.products(feedback), pre.int().tolist(), post.int().tolist(),
                                    impulses, random, None if tags is None else tags.tolist())
-        got = learn(weight.clone(), rule.products(feedback), pre, post, impulses, random, tags)
+        got = learn(weight.clone(), rule.products(feedback), pre, post, impulses, random,
+                    None if tags is None else Tags.of(tags))
         assert got.tolist() == expected
         assert got.tolist() != weight.tolist(), "the case must change weights"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tagged_learning_visits_only_tagged_entries_yet_equals_the_reference(seed):
+    """Rows and columns with different numbers of synapses (none, too), pads never written."""
+    generator = torch.Generator().manual_seed(seed)
+    rule = FixedPointRule.for_weights(MirroredSTDP(0.05, 0.03, -1.0, 1.0), 0.9, tagged=True)
+    tags = (torch.rand(9, 13, generator=generator) < 0.3).to(torch.int64) * 255
+    tags[2] = 0  # a row without synapses
+    weight = (torch.randint(-128, 128, (9, 13), generator=generator) * 2).to(torch.int64) * (tags > 0)
+    pre, post = torch.rand(13, generator=generator) < 0.5, torch.rand(9, generator=generator) < 0.5
+    for feedback in (False, True):
+        w, t, a, b = (weight.T, tags.T, post, pre) if feedback else (weight, tags, pre, post)
+        expected = reference_learn(w.tolist(), rule.products(feedback), a.int().tolist(), b.int().tolist(),
+                                   rule.impulses(feedback), 0.3, t.tolist())
+        assert learn(w.clone(), rule.products(feedback), a, b, rule.impulses(feedback), 0.3, Tags.of(t)).tolist() == \
+            expected
 
 
 def test_learn_changes_only_what_the_rule_reaches():
