@@ -37,12 +37,14 @@ def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 def plot(result: dict[str, Any], path: Path) -> None:
     """Objective against trial number (feasible, too much weight change), the best so far, and no sleep at 0.
 
-    A search without a weight-change bound (``max_relative_change`` None) has only feasible trials.
+    A search without a weight-change bound (``max_relative_change`` None) has only feasible trials; one with it
+    gets a second panel, the objective against how far each trial moved the weights.
     """
-    fig = Figure(figsize=(7, 4))
-    FigureCanvasAgg(fig)
-    axes = fig.add_subplot(1, 1, 1)
     done = [r for r in result["trials"] if r["state"] == "done"]
+    bounded = result["max_relative_change"] is not None
+    fig = Figure(figsize=(12 if bounded else 7, 4))
+    FigureCanvasAgg(fig)
+    axes = fig.add_subplot(1, 2 if bounded else 1, 1)
     for feasible, style in ((True, {"marker": "o", "color": "tab:blue"}), (False, {"marker": "x", "color": "0.6"})):
         chosen = [r for r in done if r["feasible"] == feasible]
         if not chosen:
@@ -66,9 +68,24 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes.set_ylabel(result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)"))
     axes.set_title(f"sleep search, seed {result['seed']}, {len(result['trials'])} trials")
     axes.legend(fontsize=8)
+    if bounded:
+        _objective_against_change(fig.add_subplot(1, 2, 2), done, result)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
+
+
+def _objective_against_change(axes: Any, done: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """Each trial's objective against its largest relative weight change (log), with the bound marked."""
+    changes = [max(r["max_relative_change"], 1e-6) for r in done]  # an unchanged network sits at the left edge
+    axes.scatter(changes, [r["objective"] for r in done], color="tab:blue")
+    axes.axvline(result["max_relative_change"], color="tab:red", linestyle=":", label="bound")
+    axes.axhline(0, color="black", linestyle="--", linewidth=1, label="no sleep")
+    axes.set_xscale("log")
+    axes.set_xlabel("largest mean |dW| / mean |W| of a layer (1e-6: unchanged)")
+    axes.set_ylabel(result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)"))
+    axes.set_title("gain against how far the sleep moved the weights")
+    axes.legend(fontsize=8)
 
 
 def write_search(result: dict[str, Any], out: Path) -> list[Path]:
