@@ -70,7 +70,7 @@ def print_confirmation(run: dict[str, Any]) -> None:
 def run_search_command(args: argparse.Namespace) -> int:
     """Search the sleep's settings on a validation split, then confirm the best on the test split.
 
-    Writes trials.json, trials.csv and search.png, then test.json and test.md.
+    Writes trials.jsonl as trials end, then trials.json, trials.csv and search.png, then test.json and test.md.
     """
     from neurovae.sleep.search import SearchSpace, Validation, run_search, sleep_config
     from neurovae.sleep.search_output import describe_best, write_search
@@ -89,8 +89,17 @@ def run_search_command(args: argparse.Namespace) -> int:
     print(f"searching {args.search} sleep settings: sleeping on {sleeping} training images, judging on the next "
           f"{args.val_images} under pixel noise {', '.join(map(str, validation.pixel_sigmas))} and latent noise "
           f"{validation.latent_std:g}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "trials.jsonl"
+    log.write_text("")
+
+    def report(record: dict[str, Any]) -> None:  # each trial kept as it ends, for a search stopped before its end
+        with log.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print_trial(record)
+
     result = run_search(model, images[:sleeping], validation, base, args.search, seed=base.seed, space=space,
-                        progress=print_trial)
+                        progress=report)
     written = write_search(result, out)
     print(describe_best(result))
     if result["best"] is not None:

@@ -123,6 +123,8 @@ def test_sleep_search_command_writes_the_search_and_refuses_what_it_chooses(caps
     assert "sleeping on 32 training images, judging on the next 32" in out and "trial 1:" in out
     assert {p.name for p in (root / "search").iterdir()} >= {"trials.json", "trials.csv", "search.png"}
     trials = json.loads((root / "search" / "trials.json").read_text())
+    logged = [json.loads(line) for line in (root / "search" / "trials.jsonl").read_text().splitlines()]
+    assert logged == json.loads(json.dumps(trials["trials"]))
     assert trials["base"]["seed"] == 3 and trials["best"] is not None  # this seed finds a feasible setting
     assert "confirming the best setting on 32 test images, seeds 0-1" in out and "seed 1:" in out
     confirmed = json.loads((root / "search" / "test.json").read_text())
