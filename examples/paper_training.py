@@ -66,7 +66,7 @@ def write_summary(run: Path, rows: list[dict], reference: list[float]) -> None:
     axes = figure.subplots()
     axes.plot([r["images"] for r in rows], [r["mse"] for r in rows], "o-", label="neurovae")
     if reference:
-        per_epoch = rows[0]["images"] / rows[0]["epoch"] if rows else 0
+        per_epoch = rows[-1]["images"] / rows[-1]["epoch"] if rows else 0
         axes.plot([per_epoch * (i + 1) for i in range(len(reference))], reference, "s--", label="reference")
     axes.set_xlabel("training images seen")
     axes.set_ylabel("test MSE on [-1, 1]")
