@@ -87,14 +87,6 @@ def relative_gain(slept: dict[str, dict[str, float]], awake: dict[str, dict[str,
     return 100 * sum(gains) / len(gains)
 
 
-def check_nonzero(awake: dict[str, dict[str, float]], split: str) -> dict[str, dict[str, float]]:
-    """``awake``'s figures, refused where one is 0: a relative gain over 0 means nothing."""
-    if any(value == 0 for figures in awake.values() for value in figures.values()):
-        raise ConfigError(f"the awake model scores 0 on the {split} split ({awake}), so no gain is relative to "
-                          f"anything; give more {split} images")
-    return awake
-
-
 @dataclass(frozen=True)
 class Validation:
     """What a trial is judged on: a split of training images the sleep does not see, and the noise."""
@@ -144,7 +136,10 @@ def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validat
     import optuna
 
     space = space or SearchSpace()
-    awake = check_nonzero(validation.measure(model, seed), "validation")
+    awake = validation.measure(model, seed)
+    if any(value == 0 for figures in awake.values() for value in figures.values()):
+        raise ConfigError(f"the awake model scores 0 on the validation split ({awake}), so no gain is relative to "
+                          "anything; give more validation images")
     records: list[dict[str, Any]] = []
 
     def objective(trial: optuna.Trial) -> float:
