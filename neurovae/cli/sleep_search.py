@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -13,6 +13,12 @@ from neurovae.cli.common import open_dataset
 from neurovae.cli.sleep import load_model, sleep_settings
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from neurovae.config import RunConfig
+    from neurovae.sleep.vae_sleep import VAESleepConfig
 
 SEARCHED = ("duration", "input_rate", "thresholds", "a_ltp", "a_ltd", "leak", "batch")
 """Flags whose settings the search chooses itself (batch: the emulator sleeps one chain)."""
@@ -111,8 +117,8 @@ def run_search_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def confirm_best(args: argparse.Namespace, config: Any, model: Any, sleep_images: torch.Tensor, base: Any,
-                 params: dict[str, Any], out: Path) -> list[Path]:
+def confirm_best(args: argparse.Namespace, config: RunConfig, model: nn.Module, sleep_images: torch.Tensor,
+                 base: VAESleepConfig, params: dict[str, Any], out: Path) -> list[Path]:
     """The best setting against no sleep on the test split over ``--test-seeds``: test.json and test.md."""
     from neurovae.sleep.confirm import confirm_on_test, confirmation_table
     from neurovae.sleep.search import Validation
