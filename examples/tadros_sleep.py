@@ -25,7 +25,7 @@ from tqdm import tqdm
 from neurovae.data.idx import load_idx_split
 from neurovae.errors import NeurovaeError
 from neurovae.io import atomic_path
-from neurovae.sleep.search_output import write_search
+from neurovae.sleep.search_output import trial_log, write_search
 from neurovae.sleep.stdp_network.experiment import (
     TadrosExperiment,
     load_flat_split,
@@ -140,18 +140,12 @@ def search_sleep(config: TadrosExperiment, trials: int, val_count: int, bar: boo
     for index in tqdm(range(size), desc="learning", unit="image", disable=not bar):
         network.learn_image(images[orders[:, index]], generator)
 
-    config.out.mkdir(parents=True, exist_ok=True)
-    log = config.out / "trials.jsonl"
-    log.write_text("")
-
-    def report(record: dict) -> None:  # each trial kept as it ends, for a search stopped before its end
-        with log.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+    def show(record: dict) -> None:
         tqdm.write(f"trial {record['trial']}: {record['objective']:+.2f} points "
                    + ", ".join(f"{name} {value:.3g}" for name, value in record["params"].items()))
 
     result = run_tadros_search(network, images[orders].mean(dim=1), validation, trials, seed=seeds[0],
-                               progress=report)
+                               progress=trial_log(config.out, show))
     write_search(result, config.out)
     best = result["best"]["params"]
     print(f"awake on validation: {result['awake']}\nbest: trial {result['best']['trial']}, "

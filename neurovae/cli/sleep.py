@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from neurovae.cli.common import add_data_argument, add_force_argument, check_output, open_dataset
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
+    from torch.utils.data import Dataset
 
     from neurovae.config import RunConfig
     from neurovae.sleep.vae_sleep import VAESleepConfig
@@ -83,6 +85,14 @@ def sleep_settings(args: argparse.Namespace, dataset: str) -> VAESleepConfig:
     return table3_config(dataset, **chosen)
 
 
+def labelled(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dataset's images ``[N, C, H, W]`` and labels ``[N]`` (item by item: CelebA decodes lazily)."""
+    import torch
+
+    return (torch.stack([dataset[i][0] for i in range(len(dataset))]),
+            torch.as_tensor([dataset[i][1] for i in range(len(dataset))]))
+
+
 def load_model(args: argparse.Namespace, suffix: str) -> tuple[RunPaths, RunConfig, dict[str, Any], nn.Module, Path]:
     """The run's paths, config, state and trained model, and the output folder (default: RUN + ``suffix``).
 
@@ -112,7 +122,6 @@ def run_sleep(args: argparse.Namespace) -> int:
         from neurovae.cli.sleep_search import run_search_command
 
         return run_search_command(args)
-    import torch
 
     from neurovae.progress import sample_bar  # a bar that leaves the start method free for Lava
     from neurovae.sleep.report import sleep_table
@@ -125,7 +134,7 @@ def run_sleep(args: argparse.Namespace) -> int:
     precision = args.precision or default_precision(backend)
     check_backend(backend, precision, sleep_config.batch)
     dataset = open_dataset(config, "train", args.data, args.images)
-    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    images, _ = labelled(dataset)
     with sample_bar(sleep_steps(sleep_config), not args.no_progress, f"sleep ({backend}, {precision})",
                     unit="step") as bar:
         slept, summary = sleep_model(model, images, sleep_config, backend, lambda: bar.update(), args.calibrate,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from neurovae.cli.common import open_dataset
-from neurovae.cli.sleep import load_model, sleep_settings
+from neurovae.cli.sleep import labelled, load_model, sleep_settings
 from neurovae.errors import ConfigError
 from neurovae.io import atomic_path
 
@@ -51,12 +51,6 @@ def best_command(result: dict[str, Any], run: str, thresholds: tuple[float, ...]
             f"--duration {params['duration']} --leak {params['leak']:.6g} --seed {result['base']['seed']}")
 
 
-def labelled(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """A dataset's images ``[N, C, H, W]`` and labels ``[N]``."""
-    return (torch.stack([dataset[i][0] for i in range(len(dataset))]),
-            torch.as_tensor([dataset[i][1] for i in range(len(dataset))]))
-
-
 def print_trial(record: dict[str, Any]) -> None:
     """One line per trial as it finishes."""
     if record["state"] == "refused":
@@ -79,7 +73,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     Writes trials.jsonl as trials end, then trials.json, trials.csv and search.png, then test.json and test.md.
     """
     from neurovae.sleep.search import SearchSpace, Validation, run_search, sleep_config
-    from neurovae.sleep.search_output import describe_best, write_search
+    from neurovae.sleep.search_output import describe_best, trial_log, write_search
 
     check_search_arguments(args)
     space = SearchSpace(duration=tuple(args.search_durations)) if args.search_durations else SearchSpace()
@@ -95,17 +89,8 @@ def run_search_command(args: argparse.Namespace) -> int:
     print(f"searching {args.search} sleep settings: sleeping on {sleeping} training images, judging on the next "
           f"{args.val_images} under pixel noise {', '.join(map(str, validation.pixel_sigmas))} and latent noise "
           f"{validation.latent_std:g}", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "trials.jsonl"
-    log.write_text("")
-
-    def report(record: dict[str, Any]) -> None:  # each trial kept as it ends, for a search stopped before its end
-        with log.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        print_trial(record)
-
     result = run_search(model, images[:sleeping], validation, base, args.search, seed=base.seed, space=space,
-                        progress=report)
+                        progress=trial_log(out, print_trial))
     written = write_search(result, out)
     print(describe_best(result))
     if result["best"] is not None:

@@ -19,7 +19,7 @@ from neurovae.errors import ConfigError
 from neurovae.evaluate.intervals import format_interval, mean_and_interval
 from neurovae.sleep.report import relative_change
 from neurovae.sleep.run import sleep_model
-from neurovae.sleep.search import Validation, relative_gain, sleep_config
+from neurovae.sleep.search import Validation, relative_gain, scores_zero, sleep_config
 from neurovae.sleep.vae_sleep import VAESleepConfig
 
 
@@ -47,9 +47,8 @@ def confirm_on_test(model: nn.Module, sleep_images: torch.Tensor, test: Validati
         config = sleep_config(params, dataclasses.replace(base, seed=seed))
         slept, summary = sleep_model(model, sleep_images, config, "emulator", precision="fixed")
         awake, after = test.measure(model, seed), test.measure(slept, seed)
-        defined = all(value != 0 for figures in awake.values() for value in figures.values())
         runs.append({"seed": seed, "awake": awake, "slept": after,
-                     "objective": relative_gain(after, awake) if defined else None,
+                     "objective": None if scores_zero(awake) else relative_gain(after, awake),
                      "max_relative_change": max(relative_change(layer) for layer in summary["layers"])})
         progress(runs[-1])
     objectives = [run["objective"] for run in runs if run["objective"] is not None]

@@ -87,6 +87,11 @@ def relative_gain(slept: dict[str, dict[str, float]], awake: dict[str, dict[str,
     return 100 * sum(gains) / len(gains)
 
 
+def scores_zero(figures: dict[str, dict[str, float]]) -> bool:
+    """Whether any figure is 0: a gain relative to it means nothing."""
+    return any(value == 0 for condition in figures.values() for value in condition.values())
+
+
 @dataclass(frozen=True)
 class Validation:
     """What a trial is judged on: a split of training images the sleep does not see, and the noise."""
@@ -137,7 +142,7 @@ def run_search(model: nn.Module, sleep_images: torch.Tensor, validation: Validat
 
     space = space or SearchSpace()
     awake = validation.measure(model, seed)
-    if any(value == 0 for figures in awake.values() for value in figures.values()):
+    if scores_zero(awake):
         raise ConfigError(f"the awake model scores 0 on the validation split ({awake}), so no gain is relative to "
                           "anything; give more validation images")
     records: list[dict[str, Any]] = []

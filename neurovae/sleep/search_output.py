@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,27 +66,45 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes.step(steps, values, where="post", color="tab:red", label="best so far")
     axes.axhline(0, color="black", linestyle="--", linewidth=1, label="no sleep")
     axes.set_xlabel("trial")
-    axes.set_ylabel(result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)"))
+    label = result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)")
+    axes.set_ylabel(label)
     axes.set_title(f"sleep search, seed {result['seed']}, {len(result['trials'])} trials")
     axes.legend(fontsize=8)
     if bounded:
-        _objective_against_change(fig.add_subplot(1, 2, 2), done, result)
+        _objective_against_change(fig.add_subplot(1, 2, 2), done, result["max_relative_change"], label)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def _objective_against_change(axes: Any, done: list[dict[str, Any]], result: dict[str, Any]) -> None:
+def _objective_against_change(axes: Any, done: list[dict[str, Any]], bound: float, label: str) -> None:
     """Each trial's objective against its largest relative weight change (log), with the bound marked."""
     changes = [max(r["max_relative_change"], 1e-6) for r in done]  # an unchanged network sits at the left edge
     axes.scatter(changes, [r["objective"] for r in done], color="tab:blue")
-    axes.axvline(result["max_relative_change"], color="tab:red", linestyle=":", label="bound")
+    axes.axvline(bound, color="tab:red", linestyle=":", label="bound")
     axes.axhline(0, color="black", linestyle="--", linewidth=1, label="no sleep")
     axes.set_xscale("log")
     axes.set_xlabel("largest mean |dW| / mean |W| of a layer (1e-6: unchanged)")
-    axes.set_ylabel(result.get("objective_label", "gain over no sleep (%, PSNR and probe, noisy)"))
+    axes.set_ylabel(label)
     axes.set_title("gain against how far the sleep moved the weights")
     axes.legend(fontsize=8)
+
+
+def trial_log(out: Path, show: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """A search's ``progress``: append each trial to ``out/trials.jsonl`` as it ends, then ``show`` it.
+
+    A search stopped before its end keeps what it measured; the file starts empty.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "trials.jsonl"
+    log.write_text("")
+
+    def report(record: dict[str, Any]) -> None:
+        with log.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        show(record)
+
+    return report
 
 
 def write_search(result: dict[str, Any], out: Path) -> list[Path]:
